@@ -1,0 +1,85 @@
+"""Where the course's notebooks are, and how their exercises are laid out.
+
+An exercise ``k`` is the cells whose nbgrader ``grade_id`` starts with ``exk_``: one solution cell
+and its graded test cells (see ``docs/authoring.md``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = ROOT / "notebooks"
+ASSIGNMENT_RE = re.compile(r"^\d\d_[a-z0-9_]+$")
+
+
+def assignments() -> list[str]:
+    """Names of the course's assignments (``NN_slug``), in order."""
+    return sorted(p.name for p in SOLUTIONS.iterdir()
+                  if p.is_dir() and ASSIGNMENT_RE.match(p.name) and (p / f"{p.name}.ipynb").exists())
+
+
+def source_path(name: str) -> Path:
+    return SOLUTIONS / name / f"{name}.ipynb"
+
+
+def release_path(name: str) -> Path:
+    return NOTEBOOKS / name / f"{name}.ipynb"
+
+
+def nbmeta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def exercise_of(grade_id: str) -> str | None:
+    """``"ex3_attention_hidden"`` -> ``"ex3"``; ``None`` for ids outside the convention."""
+    m = re.match(r"^(ex\d+)_", grade_id or "")
+    return m.group(1) if m else None
+
+
+@dataclass
+class Exercise:
+    key: str                  # "ex3"
+    solution_index: int       # index of the solution cell in the notebook
+    solution_id: str          # its grade_id
+    test_indices: list[int]   # graded test cells, in order
+    points: float
+
+
+def exercises(nb) -> dict[str, Exercise]:
+    """The notebook's exercises by key, in order of appearance."""
+    out: dict[str, Exercise] = {}
+    for i, cell in enumerate(nb.cells):
+        meta = nbmeta(cell)
+        key = exercise_of(meta.get("grade_id", ""))
+        if key is None:
+            continue
+        if meta.get("solution") and not meta.get("grade"):
+            if key in out:
+                raise ValueError(f"exercise {key} has two solution cells ({out[key].solution_id}, {meta['grade_id']})")
+            out[key] = Exercise(key, i, meta["grade_id"], [], 0.0)
+        elif meta.get("grade") and cell.cell_type == "code":
+            if key not in out:
+                raise ValueError(f"test cell {meta['grade_id']} comes before the solution cell of {key}")
+            out[key].test_indices.append(i)
+            out[key].points += float(meta.get("points", 0))
+    return out
+
+
+def read(path: Path):
+    return nbformat.read(str(path), as_version=4)
+
+
+def venv_env(**extra: str) -> dict[str, str]:
+    """The current environment with this interpreter's ``bin`` first on ``PATH`` (nbgrader starts
+    ``alembic`` and kernels by name)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.update(extra)
+    return env

@@ -1,0 +1,41 @@
+"""nbgrader configuration of the course.
+
+Layout: ``solutions/`` is nbgrader's *source* folder (instructor notebooks with solutions and hidden
+tests) and ``notebooks/`` its *release* folder (student notebooks). The gradebook lives in
+``.nbgrader/`` at the repository root, which git ignores; ``NBGRADER_DB_URL`` selects another one
+(e.g. ``postgresql://user@host/course``).
+"""
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
+
+ROOT = Path(__file__).resolve().parent.parent
+
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.course_id = "dlnlp"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+c.CourseDirectory.db_url = os.environ.get(
+    "NBGRADER_DB_URL", f"sqlite:///{ROOT / '.nbgrader' / 'gradebook.db'}")
+# Data files and checkpoints beside a notebook are released with it; caches are not.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+
+# The timeout that counts under autograde/validate is Execute.timeout (seconds per cell).
+# Grading mode shrinks every training cell, so a cell that needs longer than this is a defect.
+c.Execute.timeout = 90
+c.Execute.interrupt_on_timeout = True
+
+# nbgrader scores a grade cell 0 when it wrote anything to stderr, so a warning or a progress bar
+# would zero a correct answer. The course's tests fail by raising, never by printing: drop every
+# stderr stream before the verdict is taken (errors are kept; they are outputs of their own kind).
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"[\s\S]"
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
+c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+
+# No JupyterHub exchange: releases are handed out from notebooks/ directly.
+c.Exchange.root = str(ROOT / ".nbgrader" / "exchange")

@@ -1,0 +1,86 @@
+"""Friendly checks for the visible tests: each failure says what was expected and what was found.
+
+They raise ``AssertionError`` (so nbgrader scores the cell 0) with a message meant for a learner.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+__all__ = ["check_shape", "check_close", "check_true", "check_grad_close", "check_raises"]
+
+
+def _fmt(x, limit: int = 6) -> str:
+    if isinstance(x, torch.Tensor):
+        flat = x.detach().flatten()
+        vals = ", ".join(f"{v:.4g}" for v in flat[:limit].tolist())
+        more = ", ..." if flat.numel() > limit else ""
+        return f"tensor(shape={tuple(x.shape)}, dtype={x.dtype}, values=[{vals}{more}])"
+    return repr(x)
+
+
+def check_true(condition: bool, message: str) -> None:
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not bool(condition):
+        raise AssertionError(message)
+
+
+def check_shape(tensor, expected: Sequence[int], name: str = "output") -> None:
+    """Check that ``tensor`` is a tensor of shape ``expected`` (use -1 for any size on an axis)."""
+    if not isinstance(tensor, torch.Tensor):
+        raise AssertionError(f"{name} should be a torch.Tensor; got {type(tensor).__name__}")
+    shape = tuple(tensor.shape)
+    ok = len(shape) == len(expected) and all(e == -1 or s == e for s, e in zip(shape, expected))
+    if not ok:
+        raise AssertionError(f"{name} should have shape {tuple(expected)}; got {shape}")
+
+
+def check_close(actual, expected, name: str = "output", atol: float = 1e-6, rtol: float = 1e-5,
+                hint: str = "") -> None:
+    """Check ``actual`` against ``expected`` elementwise: ``|a - e| <= atol + rtol * |e|``.
+
+    Numbers, lists and tensors are accepted. The message names the largest difference and where it is.
+    """
+    a = torch.as_tensor(actual).detach().cpu()
+    e = torch.as_tensor(expected).detach().cpu()
+    if a.shape != e.shape:
+        raise AssertionError(f"{name} should have shape {tuple(e.shape)}; got {tuple(a.shape)}")
+    if not torch.is_floating_point(a):
+        a = a.double()
+    a, e = a.double(), e.double()
+    if torch.isnan(a).any() and not torch.isnan(e).any():
+        raise AssertionError(f"{name} contains NaN: {_fmt(a)}")
+    diff = (a - e).abs()
+    bad = diff > atol + rtol * e.abs()
+    if bad.any():
+        idx = int(torch.argmax(diff.flatten()))
+        where = tuple(int(i) for i in torch.unravel_index(torch.tensor(idx), a.shape)) if a.dim() else ()
+        msg = (f"{name} is not close to the expected value: largest difference {diff.max().item():.3g} "
+               f"at index {where} (got {a.flatten()[idx].item():.6g}, expected {e.flatten()[idx].item():.6g}; "
+               f"tolerance atol={atol:g}, rtol={rtol:g}).")
+        if hint:
+            msg += " Hint: " + hint
+        raise AssertionError(msg)
+
+
+def check_grad_close(actual, expected, name: str = "gradient", rtol: float = 1e-6) -> None:
+    """Compare two gradients by relative error ``|a - e| / max(|a| + |e|, tiny)`` (max over entries)."""
+    a = torch.as_tensor(actual).detach().double()
+    e = torch.as_tensor(expected).detach().double()
+    if a.shape != e.shape:
+        raise AssertionError(f"{name} should have shape {tuple(e.shape)}; got {tuple(a.shape)}")
+    rel = ((a - e).abs() / (a.abs() + e.abs()).clamp_min(1e-12)).max().item() if a.numel() else 0.0
+    if not rel <= rtol:
+        raise AssertionError(f"{name}: relative error {rel:.3g} exceeds {rtol:g}; got {_fmt(a)}, expected {_fmt(e)}")
+
+
+def check_raises(fn: Callable[[], object], exc: type[BaseException], message: str) -> None:
+    """Check that calling ``fn()`` raises ``exc``; fail with ``message`` otherwise."""
+    try:
+        fn()
+    except exc:
+        return
+    except Exception as other:  # a different error is a failure too, and says which
+        raise AssertionError(f"{message} (raised {type(other).__name__}: {other})") from None
+    raise AssertionError(message)

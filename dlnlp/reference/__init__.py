@@ -1,0 +1,1 @@
+"""Reference implementations: test fixtures and the modules later notebooks build on."""
