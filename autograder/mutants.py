@@ -77,10 +77,11 @@ def _error_of(cell) -> str:
     return ""
 
 
-def run_mutants(name: str, mutants: list[Mutant], timeout: int = 120) -> MutantReport:
-    """Run every mutant of notebook ``name`` (see the module docstring)."""
+def run_mutants(name: str, mutants: list[Mutant], timeout: int = 120,
+                path: Path | None = None) -> MutantReport:
+    """Run every mutant of notebook ``name`` (or of the notebook at ``path``); see the module docstring."""
     start = time.perf_counter()
-    path = source_path(name)
+    path = Path(path) if path is not None else source_path(name)
     nb = read(path)
     exs = exercises(nb)
     by_id = {nbmeta(nb.cells[e.solution_index])["grade_id"]: e for e in exs.values()}

@@ -1,0 +1,79 @@
+"""The pipeline's own checkers must be able to fail: each is shown a broken notebook and must object."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+from autograder import pipeline
+from autograder.course import exercises, read
+from autograder.mutants import Mutant, run_mutants
+
+SMOKE = Path(__file__).parent / "pipeline_fixtures" / "smoke" / "smoke.ipynb"
+
+
+def _student_version(nb):
+    """What nbgrader's stubbing does to the smoke notebook (solution replaced, hidden tests cut)."""
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if "### BEGIN SOLUTION" in cell.source:
+            head = cell.source.split("### BEGIN SOLUTION")[0]
+            cell.source = head + "# YOUR CODE HERE\n    raise NotImplementedError()"
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            cell.source = cell.source.split("### BEGIN HIDDEN TESTS")[0].rstrip()
+    return out
+
+
+def test_leak_check_passes_clean_student_notebook():
+    nb = read(SMOKE)
+    assert pipeline.leaks(nb, _student_version(nb)) == []
+
+
+def test_leak_check_catches_solution_line():
+    nb = read(SMOKE)
+    leaked = _student_version(nb)
+    leaked.cells[2].source += "\n    return x * 2"
+    assert pipeline.leaks(nb, leaked) == ["return x * 2"]
+
+
+def test_leak_check_catches_hidden_test_line():
+    nb = read(SMOKE)
+    leaked = _student_version(nb)
+    leaked.cells[4].source += "\ncheck_close(double(torch.tensor([-1.0, 2.5])), [-2.0, 5.0], 'double')"
+    assert pipeline.leaks(nb, leaked), "a hidden-test line in the student notebook must be reported"
+
+
+def test_leak_check_catches_markers():
+    nb = read(SMOKE)
+    assert pipeline.leaks(nb, nb), "a student notebook that still has the markers must be reported"
+
+
+def test_structure_check_objects():
+    nb = read(SMOKE)
+    problems = pipeline.structure_problems(nb)
+    assert any("5 to 8" in p for p in problems)
+    assert any("not 100" in p for p in problems)
+    assert any("용어" in p for p in problems)
+    unlocked = copy.deepcopy(nb)
+    unlocked.cells[3].metadata["nbgrader"]["locked"] = False
+    assert any("locked" in p for p in pipeline.structure_problems(unlocked))
+
+
+def test_exercise_layout():
+    exs = exercises(read(SMOKE))
+    assert list(exs) == ["ex1"]
+    assert exs["ex1"].points == 10 and exs["ex1"].test_indices == [3, 4]
+
+
+def test_mutant_runner_tells_caught_from_missed():
+    report = run_mutants("smoke", [
+        Mutant("ex1_double", "squares instead of doubling", {"x * 2": "x ** 2"}),
+        Mutant("ex1_double", "an equivalent rewrite is not a mutant", {"x * 2": "x + x"}),
+        Mutant("ex1_double", "edit that does not apply", {"no such text": "x"}),
+    ], path=SMOKE)
+    assert report.baseline_failures == []
+    squares, rewrite, broken = report.results
+    assert squares.caught and squares.points_lost == 10
+    assert not rewrite.caught and rewrite.points_lost == 0
+    assert broken.error and not broken.caught
