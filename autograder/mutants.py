@@ -111,6 +111,11 @@ def run_mutants(name: str, mutants: list[Mutant], timeout: int = 120,
                 res.error = str(e)
                 continue
             client.execute_cell(mutated, ex.solution_index)
+            if _error_of(mutated):
+                # the old, correct definitions would still be in place: that tests nothing
+                res.error = f"the mutated solution cell itself fails ({_error_of(mutated)})"
+                client.execute_cell(copy.deepcopy(original), ex.solution_index)
+                continue
             for t in ex.test_indices:
                 test = copy.deepcopy(nb.cells[t])
                 client.execute_cell(test, t)

@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 import torch
 
-__all__ = ["check_shape", "check_close", "check_true", "check_grad_close", "check_raises"]
+__all__ = ["check_shape", "check_close", "check_true", "check_grad_close", "check_raises", "relative_error"]
 
 
 def _fmt(x, limit: int = 6) -> str:
@@ -46,8 +46,6 @@ def check_close(actual, expected, name: str = "output", atol: float = 1e-6, rtol
     e = torch.as_tensor(expected).detach().cpu()
     if a.shape != e.shape:
         raise AssertionError(f"{name} should have shape {tuple(e.shape)}; got {tuple(a.shape)}")
-    if not torch.is_floating_point(a):
-        a = a.double()
     a, e = a.double(), e.double()
     if torch.isnan(a).any() and not torch.isnan(e).any():
         raise AssertionError(f"{name} contains NaN: {_fmt(a)}")
@@ -64,13 +62,21 @@ def check_close(actual, expected, name: str = "output", atol: float = 1e-6, rtol
         raise AssertionError(msg)
 
 
+def relative_error(actual, expected) -> float:
+    """``||a - e|| / max(||a|| + ||e||, 1e-12)`` over all entries (0 when both are empty)."""
+    a = torch.as_tensor(actual).detach().double().cpu()
+    e = torch.as_tensor(expected).detach().double().cpu()
+    if a.numel() == 0:
+        return 0.0
+    return ((a - e).norm() / (a.norm() + e.norm()).clamp_min(1e-12)).item()
+
+
 def check_grad_close(actual, expected, name: str = "gradient", rtol: float = 1e-6) -> None:
-    """Compare two gradients by relative error ``|a - e| / max(|a| + |e|, tiny)`` (max over entries)."""
-    a = torch.as_tensor(actual).detach().double()
-    e = torch.as_tensor(expected).detach().double()
+    """Check two gradients agree to relative error :func:`relative_error` ``<= rtol``."""
+    a, e = torch.as_tensor(actual), torch.as_tensor(expected)
     if a.shape != e.shape:
         raise AssertionError(f"{name} should have shape {tuple(e.shape)}; got {tuple(a.shape)}")
-    rel = ((a - e).abs() / (a.abs() + e.abs()).clamp_min(1e-12)).max().item() if a.numel() else 0.0
+    rel = relative_error(a, e)
     if not rel <= rtol:
         raise AssertionError(f"{name}: relative error {rel:.3g} exceeds {rtol:g}; got {_fmt(a)}, expected {_fmt(e)}")
 

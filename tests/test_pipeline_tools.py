@@ -71,9 +71,11 @@ def test_mutant_runner_tells_caught_from_missed():
         Mutant("ex1_double", "squares instead of doubling", {"x * 2": "x ** 2"}),
         Mutant("ex1_double", "an equivalent rewrite is not a mutant", {"x * 2": "x + x"}),
         Mutant("ex1_double", "edit that does not apply", {"no such text": "x"}),
+        Mutant("ex1_double", "edit that breaks the syntax", {"return x * 2": "return x *"}),
     ], path=SMOKE)
     assert report.baseline_failures == []
-    squares, rewrite, broken = report.results
+    squares, rewrite, broken, syntax = report.results
     assert squares.caught and squares.points_lost == 10
     assert not rewrite.caught and rewrite.points_lost == 0
     assert broken.error and not broken.caught
+    assert "fails" in syntax.error
