@@ -7,6 +7,7 @@ prints the wall time. Use it after editing a solution notebook, then ``python -m
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from pathlib import Path
 
@@ -43,4 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.paths:
         seconds, _ = execute(path, grading=args.grading, save=not args.no_save)
         print(f"{path}: {seconds:.1f} s ({'grading' if args.grading else 'normal'} mode)")
+    # the kernels were this process's children: the largest resident set any of them reached
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak kernel memory: {peak_mib:.0f} MiB")
     return 0
