@@ -11,8 +11,8 @@ import os
 __all__ = ["report"]
 
 
-def report(**metrics: float) -> dict[str, float]:
-    """Print and record named metrics; returns them as a dict of floats."""
+def report(**metrics: float) -> None:
+    """Print and record named metrics (returns nothing, so a cell ending with it shows only the print)."""
     values = {k: float(v) for k, v in metrics.items()}
     for k, v in values.items():
         print(f"{k} = {v:.4g}")
@@ -21,4 +21,3 @@ def report(**metrics: float) -> dict[str, float]:
         with open(path, "a", encoding="utf-8") as f:
             for k, v in values.items():
                 f.write(json.dumps({"name": k, "value": v}) + "\n")
-    return values

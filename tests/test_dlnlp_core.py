@@ -118,6 +118,6 @@ def test_pad_batch_and_mask():
 def test_report_records(tmp_path, monkeypatch, capsys):
     path = tmp_path / "m.jsonl"
     monkeypatch.setenv("DLNLP_METRICS_FILE", str(path))
-    assert dlnlp.report(accuracy=0.975) == {"accuracy": 0.975}
+    assert dlnlp.report(accuracy=0.975) is None
     assert "accuracy = 0.975" in capsys.readouterr().out
     assert json.loads(path.read_text()) == {"name": "accuracy", "value": 0.975}
