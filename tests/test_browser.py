@@ -66,8 +66,9 @@ def browser():
 
 
 @pytest.fixture()
-def lab(tmp_path):
-    """A JupyterLab server over a fresh copy of the student notebook; yields (base_url, token)."""
+def lab(tmp_path, request):
+    """A JupyterLab server over a fresh copy of the student notebook; yields (base_url, token, folder).
+    Parametrised indirectly with ``"no-nbgrader"`` it runs with nbgrader's lab extension disabled."""
     work = tmp_path / "course"
     shutil.copytree(NOTEBOOKS / NAME, work / NAME)
     # nbgrader's Validate reads nbgrader_config.py from the server's working directory
@@ -80,8 +81,13 @@ def lab(tmp_path):
     apputils = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     apputils.mkdir(parents=True)
     (apputils / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    config_dir = tmp_path / "jupyter-config"
+    (config_dir / "labconfig").mkdir(parents=True)
+    if getattr(request, "param", None) == "no-nbgrader":
+        (config_dir / "labconfig" / "page_config.json").write_text(
+            json.dumps({"disabledExtensions": {"@jupyter/nbgrader": True}}))
     port, token = _free_port(), "course-e2e"
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"), JUPYTER_CONFIG_DIR=str(config_dir),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
@@ -233,4 +239,14 @@ def test_wrong_answer_is_caught_in_the_browser(browser, lab):
     verdict = _validate(page)
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-validate-wrong.png"))
     assert "Success" not in verdict and ("failed" in verdict.lower() or "error" in verdict.lower()), verdict[:500]
+    page.close()
+
+
+@pytest.mark.parametrize("lab", ["no-nbgrader"], indirect=True)
+def test_missing_nbgrader_extension_is_reported(browser, lab):
+    base, token, _ = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _open(page, base, token)
+    with pytest.raises(AssertionError, match="Validate button is missing"):
+        _validate(page)
     page.close()
