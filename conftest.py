@@ -13,6 +13,7 @@ def pytest_configure(config):
     # fighting over 2 cores. Kernels inherit the variable.
     import os
 
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see autograder.course.venv_env
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("MKL_NUM_THREADS", "1")
