@@ -1,11 +1,8 @@
-"""Keep each notebook's cells on one pytest-xdist worker (they share one kernel)."""
-import pytest
+"""Settings for every test run (the course tests and nbval's execution of the notebooks).
 
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if type(item).__name__ == "IPyNbCell":
-            item.add_marker(pytest.mark.xdist_group(str(item.path)))
+Under pytest-xdist, ``--dist loadfile`` (pyproject.toml) keeps each notebook's cells on one worker:
+they share one kernel.
+"""
 
 
 def pytest_configure(config):

@@ -5,6 +5,7 @@ and its graded test cells (see ``docs/authoring.md``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -86,3 +87,15 @@ def venv_env(**extra: str) -> dict[str, str]:
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env.update(extra)
     return env
+
+
+@contextlib.contextmanager
+def venv_on_path():
+    """Put this interpreter's ``bin`` first on ``PATH`` for the duration (nbgrader runs ``alembic``
+    by name when it creates a gradebook)."""
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + old
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old

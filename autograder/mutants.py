@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-import nbformat
 from nbclient import NotebookClient
 
 from .course import ROOT, exercises, nbmeta, read, source_path, venv_env

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from .course import SOLUTIONS, nbmeta, read
+from .course import SOLUTIONS, nbmeta, read, venv_on_path
 from .release import load_config
 
 
@@ -27,8 +27,6 @@ class Grade:
 
 def grade_solution_and_blank(name: str, workdir: Path) -> dict[str, Grade]:
     """Autograde the solution and the blank student notebook of ``name``; see the module docstring."""
-    import os
-
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
@@ -38,10 +36,7 @@ def grade_solution_and_blank(name: str, workdir: Path) -> dict[str, Grade]:
     cfg.CourseDirectory.root = str(workdir)
     cfg.CourseDirectory.source_directory = str(SOLUTIONS)
     api = NbGraderAPI(config=cfg)
-    old_path = os.environ.get("PATH", "")
-    from .course import venv_env
-    os.environ["PATH"] = venv_env()["PATH"]  # nbgrader runs alembic by name
-    try:
+    with venv_on_path():
         result = api.generate_assignment(name, force=True, create=True)
         if not result["success"]:
             raise RuntimeError(result.get("error") or result.get("log"))
@@ -51,8 +46,6 @@ def grade_solution_and_blank(name: str, workdir: Path) -> dict[str, Grade]:
             result = api.autograde(name, student, force=True, create=True)
             if not result["success"]:
                 raise RuntimeError(f"autograde of {student} failed:\n{result.get('error') or result.get('log')}")
-    finally:
-        os.environ["PATH"] = old_path
     grades: dict[str, Grade] = {}
     with Gradebook(db_url) as gb:
         for student in ("solution", "blank"):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from traitlets.config.loader import PyFileConfigLoader
 
-from .course import NOTEBOOKS, ROOT, assignments
+from .course import NOTEBOOKS, ROOT, assignments, venv_on_path
 
 
 def load_config(release_dir: Path | None = None, db_url: str | None = None, **overrides):
@@ -43,7 +43,8 @@ def release(names: list[str] | None = None, into: Path | None = None, db_url: st
         target = into / name
         if target.exists():
             shutil.rmtree(target)
-        result = api.generate_assignment(name, force=True, create=True)
+        with venv_on_path():
+            result = api.generate_assignment(name, force=True, create=True)
         if not result["success"]:
             raise RuntimeError(f"generate_assignment {name} failed:\n{result.get('error') or result.get('log')}")
         written.append(target / f"{name}.ipynb")

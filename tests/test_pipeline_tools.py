@@ -4,8 +4,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import nbformat
-
 from autograder import pipeline
 from autograder.course import exercises, read
 from autograder.mutants import Mutant, run_mutants
