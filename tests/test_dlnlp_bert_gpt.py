@@ -1,0 +1,216 @@
+"""Fast unit tests of dlnlp.reference.bert, dlnlp.reference.gpt, dlnlp.data.spam and dlnlp.pretrain."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dlnlp.data import spam
+from dlnlp.reference import bert as rb
+from dlnlp.reference import gpt as rg
+
+TOL = dict(atol=1e-5, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- spam data
+
+def test_spam_generator_is_seeded_and_balanced():
+    a, b = spam.generate_messages(400, seed=3), spam.generate_messages(400, seed=3)
+    assert a == b
+    assert a != spam.generate_messages(400, seed=4)
+    frac = sum(m.label for m in a) / len(a)
+    assert 0.4 < frac < 0.6
+    assert {m.scenario for m in a} == set(spam.SCENARIOS)
+
+
+def test_spam_vocab_covers_every_generated_word_and_keyword_rule_is_weak():
+    vocab = spam.spam_vocab()
+    assert vocab.itos[:5] == list(spam.SPAM_SPECIALS)
+    msgs = spam.generate_messages(3000, seed=0)
+    assert all(w in vocab for m in msgs for w in m.text.split())
+    # the point of the task: a keyword filter is close to chance
+    assert spam.keyword_rule_accuracy(msgs) < 0.65
+    ids, mask, labels = spam.encode_messages(msgs[:10], vocab)
+    assert ids.shape == mask.shape and ids.shape[0] == 10 and labels.shape == (10,)
+    assert (ids[:, 0] == vocab.stoi[spam.CLS]).all()
+    last = ids.gather(1, (mask.sum(1) - 1)[:, None])
+    assert (last == vocab.stoi[spam.SEP]).all()
+
+
+def test_spam_splits_have_the_documented_sizes():
+    s = spam.make_spam_splits(n_unlabeled=50, n_train=20, n_test=10)
+    assert {k: len(v) for k, v in s.items()} == {"unlabeled": 50, "train": 20, "test": 10}
+
+
+# ----------------------------------------------------------------------------- BERT
+
+def _bert_cfg(**kw):
+    d = dict(vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    d.update(kw)
+    return rb.BertConfig(**d)
+
+
+def test_make_pair():
+    ids, seg = rb.make_pair([7, 8], [9], 2, 3)
+    assert ids.tolist() == [2, 7, 8, 3, 9, 3] and seg.tolist() == [0, 0, 0, 0, 1, 1]
+    ids, seg = rb.make_pair([], None, 2, 3)
+    assert ids.tolist() == [2, 3] and seg.tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("kind", ["base", "mlm", "cls"])
+def test_bert_matches_transformers(kind):
+    cfg = _bert_cfg()
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 40, (3, 9), generator=g)
+    seg = torch.randint(0, 2, (3, 9), generator=g)
+    mask = torch.ones(3, 9, dtype=torch.bool)
+    mask[1, 5:] = False
+    if kind == "base":
+        hf = rb.hf_bert(cfg, "base")
+        ours = rb.load_hf_bert(rb.MiniBert(cfg).eval(), hf)
+        a = ours(ids, seg, mask)[mask]
+        b = hf(input_ids=ids, token_type_ids=seg, attention_mask=mask.long()).last_hidden_state[mask]
+    elif kind == "mlm":
+        hf = rb.hf_bert(cfg, "mlm")
+        ours = rb.load_hf_bert(rb.BertForPretraining(cfg).eval(), hf)
+        a = ours(ids, seg, mask)[mask]
+        b = hf(input_ids=ids, token_type_ids=seg, attention_mask=mask.long()).logits[mask]
+    else:
+        hf = rb.hf_bert(cfg, "cls", num_labels=3)
+        ours = rb.load_hf_bert(rb.BertClassifier(rb.MiniBert(cfg), 3).eval(), hf)
+        a = ours(ids, seg, mask)
+        b = hf(input_ids=ids, token_type_ids=seg, attention_mask=mask.long()).logits
+    torch.testing.assert_close(a, b, **TOL)
+
+
+def test_mask_tokens_follows_80_10_10():
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 3000, (100, 200), generator=g)
+    ids[:, 0] = 2
+    inputs, labels = rb.mask_tokens(ids, 4, 3000, 5, 0.15, g)
+    sel = labels != rb.IGNORE_INDEX
+    assert not sel[:, 0].any()
+    assert abs(sel[:, 1:].float().mean().item() - 0.15) < 0.01
+    assert abs((inputs[sel] == 4).float().mean().item() - 0.8) < 0.03
+    assert abs((inputs[sel] == ids[sel]).float().mean().item() - 0.1) < 0.02
+    assert torch.equal(inputs[~sel], ids[~sel]) and torch.equal(labels[sel], ids[sel])
+
+
+def test_nsp_pairs_are_two_segments_with_labels():
+    vocab = spam.spam_vocab()
+    ids, mask, _ = spam.encode_messages(spam.generate_messages(40, seed=1), vocab)
+    cls_id, sep_id = vocab.stoi[spam.CLS], vocab.stoi[spam.SEP]
+    x, seg, m, is_next = rb.nsp_pairs(ids, mask, 16, cls_id, sep_id, torch.Generator().manual_seed(0))
+    assert x.shape == seg.shape == m.shape and is_next.shape == (16,)
+    assert (x[:, 0] == cls_id).all() and ((x == sep_id).sum(1) == 2).all()
+    assert torch.equal(m, x != 0) and set(is_next.tolist()) <= {0, 1}
+    for b in range(16):
+        n = int(m[b].sum())
+        first_sep = int((x[b] == sep_id).nonzero()[0])
+        assert seg[b, :first_sep + 1].eq(0).all() and seg[b, first_sep + 1:n].eq(1).all()
+
+
+def test_mlm_loss_ignores_unlabelled_positions():
+    logits = torch.randn(2, 3, 7)
+    labels = torch.full((2, 3), rb.IGNORE_INDEX)
+    labels[1, 2] = 5
+    expected = -torch.log_softmax(logits[1, 2], 0)[5]
+    torch.testing.assert_close(rb.mlm_loss(logits, labels), expected)
+
+
+def test_bert_checkpoint_if_present_loads_into_reference_classes():
+    from dlnlp.pretrain import ROOT
+    path = ROOT / "solutions" / "09_bert" / "bert_spam.pt"
+    if not path.exists():
+        pytest.skip("no checkpoint")
+    ckpt = torch.load(path, weights_only=True)
+    model = rb.BertForPretraining(rb.BertConfig(**ckpt["config"]))
+    model.load_state_dict(ckpt["state_dict"])
+    assert path.stat().st_size < 5e6
+
+
+# ----------------------------------------------------------------------------- GPT
+
+def _gpt_cfg(**kw):
+    d = dict(vocab_size=50, n_positions=64, n_embd=32, n_layer=2, n_head=4)
+    d.update(kw)
+    return rg.GPTConfig(**d)
+
+
+def test_next_token_pairs_are_shifted_by_one():
+    ids = torch.arange(100)
+    x, y = rg.next_token_pairs(ids, torch.tensor([0, 10]), 5)
+    assert x.tolist() == [[0, 1, 2, 3, 4], [10, 11, 12, 13, 14]]
+    assert torch.equal(y, x + 1)
+
+
+def test_ngram_baselines():
+    tr = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1])
+    va = torch.tensor([0, 1, 0, 1])
+    # unigram with alpha=0: p = 1/2 for both tokens
+    assert rg.unigram_nll(tr, va, 2, alpha=0.0) == pytest.approx(math.log(2))
+    # bigram with alpha=0: deterministic alternation
+    assert rg.bigram_nll(tr, va, 2, alpha=0.0) == pytest.approx(0.0, abs=1e-12)
+    # alpha=1, 3 symbols: p(1|0) = (4+1)/(4+3), p(0|1) = (3+1)/(3+3)
+    assert rg.bigram_nll(tr, va, 3, alpha=1.0) == pytest.approx(-(2 * math.log(5 / 7) + math.log(4 / 6)) / 3)
+
+
+def test_gpt_matches_transformers_and_cache_is_consistent():
+    cfg = _gpt_cfg()
+    hf = rg.hf_gpt2(cfg)
+    model = rg.load_hf_gpt2(rg.GPT(cfg).eval(), hf)
+    idx = torch.randint(0, 50, (3, 20), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits, loss, _ = model(idx[:, :-1], idx[:, 1:])
+        out = hf(input_ids=idx, labels=idx)
+        torch.testing.assert_close(logits, out.logits[:, :-1], **TOL)
+        torch.testing.assert_close(loss, out.loss, **TOL)
+        a, _, past = model(idx[:, :12])
+        b, _, past = model(idx[:, 12:13], past_kv=past)
+        c, _, _ = model(idx[:, 13:], past_kv=past)
+        full = model(idx)[0]
+        torch.testing.assert_close(torch.cat([a, b, c], 1), full, **TOL)
+        back = rg.to_hf_gpt2(model)
+        torch.testing.assert_close(back(input_ids=idx).logits, full, **TOL)
+
+
+def test_generate_with_and_without_cache_agree():
+    cfg = _gpt_cfg()
+    torch.manual_seed(0)
+    model = rg.init_gpt_weights(rg.GPT(cfg), std=0.2).eval()
+    prompt = torch.randint(0, 50, (2, 4))
+    a = rg.generate(model, prompt, 30, temperature=0, use_cache=True)
+    b = rg.generate(model, prompt, 30, temperature=0, use_cache=False)
+    assert a.shape == (2, 34) and torch.equal(a, b)
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    s1 = rg.generate(model, prompt, 20, temperature=1.0, top_p=0.9, generator=g1)
+    s2 = rg.generate(model, prompt, 20, temperature=1.0, top_p=0.9, generator=g2, use_cache=False)
+    assert torch.equal(s1, s2)
+
+
+def test_filter_logits_top_k_and_top_p():
+    lg = torch.tensor([[2.0, 1.0, 0.5, 0.0, -1.0]])
+    assert torch.isfinite(rg.filter_logits(lg, top_k=2)).sum().item() == 2
+    # probabilities 0.563, 0.207, 0.126, ...: top_p=0.5 keeps one, 0.8 keeps three
+    assert torch.isfinite(rg.filter_logits(lg, top_p=0.5)).sum().item() == 1
+    assert torch.isfinite(rg.filter_logits(lg, top_p=0.8)).sum().item() == 3
+    assert torch.isfinite(rg.filter_logits(lg, top_p=1.0)).sum().item() == 5
+    assert rg.sample_next(lg, temperature=0).item() == 0
+
+
+def test_distinct_n():
+    assert rg.distinct_n(["a a a a"], 2) == pytest.approx(1 / 3)
+    assert rg.distinct_n(["a b c d"], 2) == 1.0
+
+
+def test_gpt_checkpoint_if_present_loads():
+    from dlnlp.pretrain import ROOT
+    path = ROOT / "solutions" / "10_gpt" / "gpt_pydocs.pt"
+    if not path.exists():
+        pytest.skip("no checkpoint")
+    ckpt = torch.load(path, weights_only=True)
+    model = rg.GPT(rg.GPTConfig(**ckpt["config"]))
+    model.load_state_dict(ckpt["state_dict"])
+    assert path.stat().st_size < 5e6
