@@ -9,13 +9,6 @@ COMMANDS = {
     "execute": ("autograder.execute", "run a solution notebook and store its outputs"),
     "mutants": ("autograder.mutants_cli", "check that every exercise's tests catch its mutants"),
     "benchmark": ("autograder.benchmark", "time every solution notebook and collect its metrics"),
-    "collect": ("autograder.grading.collect", "gather submissions from a folder or an LMS zip into submitted/"),
-    "grade": ("autograder.grading.grade", "grade all submissions: sandboxed, parallel, resumable"),
-    "feedback": ("autograder.grading.feedback", "HTML feedback per student, without hidden tests"),
-    "export": ("autograder.grading.export", "CSV gradebook, per-exercise summary and score plot"),
-    "check": ("autograder.grading.selfcheck", "check a notebook before submitting it (for students)"),
-    "grade-bench": ("autograder.grading.bench", "measure grading throughput and the speed-up of workers"),
-    "grade-fidelity": ("autograder.grading.fidelity", "sealed grading agrees with the tests: solution, blank, mutants"),
 }
 
 
