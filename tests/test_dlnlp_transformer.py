@@ -145,3 +145,13 @@ def test_coreference_data():
     enc = coref.encode_coreference(data["test"], vocab)
     assert enc["ids"].shape[0] == 100 and enc["mask"].sum(1).tolist() == [len(e.tokens) for e in data["test"]]
     assert vocab.decode([enc["target"][0].item()]) == [data["test"][0].referent]
+
+
+def test_dropout_placement():
+    layer = T.EncoderLayer(16, 2, 32, dropout=0.1)                      # PyTorch's placement: one rate
+    assert layer.self_attn.dropout.p == 0.1 and layer.ff.dropout.p == 0.1 and layer.dropout1.p == 0.1
+    paper = T.Transformer(10, 10, d_model=16, num_heads=2, dropout=0.1, inner_dropout=0.0)
+    for enc, dec in zip(paper.encoder, paper.decoder):
+        assert enc.self_attn.dropout.p == 0.0 and enc.ff.dropout.p == 0.0 and enc.dropout1.p == 0.1
+        assert dec.cross_attn.dropout.p == 0.0 and dec.dropout3.p == 0.1
+    assert paper.pos.dropout.p == 0.1
