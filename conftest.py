@@ -10,6 +10,10 @@ def pytest_configure(config):
     # fighting over 2 cores. Kernels inherit the variable.
     import os
 
+    import sys
+
+    # As in an activated virtual environment: nbgrader starts `alembic` and kernels by name.
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see autograder.course.venv_env
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -1,0 +1,196 @@
+"""A pool of grading workers that no submission can stop.
+
+A worker is a separate process (``python -m autograder.grading.pool worker FD``) that reads jobs as
+JSON, runs :func:`~.engine.grade_submission` for one at a time and answers with the result record,
+also as JSON: the same contract a distributed engine would use to run jobs on other machines. A
+worker keeps its tester zygote between jobs of the same assignment, and jobs are handed out so that
+a worker stays on one assignment while there are jobs for it.
+
+A worker that dies, or a job that runs past its hard limit, costs that job only: the worker's whole
+process tree is killed, the job gets a ``grader_crash`` or ``job_timeout`` record flagged for review,
+and a fresh worker takes its place.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from collections import deque
+from typing import Callable
+
+from .wire import Channel, ChannelClosed, ProtocolError
+
+__all__ = ["WorkerPool", "run_jobs", "failed_record"]
+
+
+def failed_record(job: dict, code: str, message: str) -> dict:
+    spec = job["spec"]
+    notebooks = {}
+    for nb in spec["notebooks"]:
+        scores = {g: [0.0, float(c.get("points") or 0)] for g, c in nb["cells"].items() if c.get("grade")}
+        notebooks[nb["name"]] = {"name": nb["name"], "scores": scores, "cells": [], "timings": {},
+                                 "flags": [{"code": code, "message": message, "level": "review"}]}
+    return {"student": job["student"], "assignment": spec["name"], "notebooks": notebooks, "flags": [],
+            "score": 0.0, "max_score": sum(s[1] for n in notebooks.values() for s in n["scores"].values()),
+            "timestamp": job.get("timestamp"), "needs_review": True, "seconds": 0.0,
+            "input_hash": job.get("input_hash"), "engine": "failed"}
+
+
+def worker_main(fd: int) -> int:
+    """Grade jobs from the channel ``fd`` until it closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .engine import grade_submission, shutdown_workers_cache
+
+    ch = Channel(fd)
+    try:
+        while True:
+            try:
+                job, _ = ch.recv()
+            except (ChannelClosed, ProtocolError):
+                break
+            if not job or job.get("q") == "exit":
+                break
+            try:
+                result = grade_submission(job["spec"], job["student"], job["folder"], job.get("limits"),
+                                          job.get("isolation", "auto"), job.get("timestamp"))
+                result["input_hash"] = job.get("input_hash")
+            except Exception as e:
+                result = failed_record(job, "grader_error", f"{type(e).__name__}: {e}\n{traceback.format_exc()[-2000:]}")
+            result["worker"] = os.getpid()
+            ch.send(result)
+    finally:
+        shutdown_workers_cache()
+    return 0
+
+
+class _Worker:
+    def __init__(self):
+        parent, child = socket.socketpair()
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.grading.pool", "worker", str(child.fileno())],
+                                     pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        child.close()
+        self.sock = parent
+        self.ch = Channel(parent.fileno())
+        self.job: dict | None = None
+        self.started = 0.0
+        self.assignment: str | None = None
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        from .engine import _kill_tree
+
+        if self.proc.poll() is None:
+            _kill_tree(self.proc.pid)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class WorkerPool:
+    """``workers`` grading processes kept between batches (their zygotes stay warm)."""
+
+    def __init__(self, workers: int):
+        self.size = max(1, workers)
+        self.pool: list[_Worker] = []
+
+    def run(self, jobs: list[dict], on_result: Callable[[dict, dict], None],
+            job_timeout: Callable[[dict], float]) -> None:
+        """Grade ``jobs`` (JSON-serialisable dicts); call ``on_result(job, result)`` here as each
+        finishes. ``job_timeout(job)`` is a job's hard limit in seconds."""
+        pending = deque(sorted(jobs, key=lambda j: (j["spec"]["name"], j["student"])))
+        while len(self.pool) < min(self.size, len(jobs)):
+            self.pool.append(_Worker())
+        pool = self.pool
+        while pending or any(w.job is not None for w in pool):
+            for i, w in enumerate(pool):
+                if w.job is None and pending:
+                    pick = next((k for k, j in enumerate(pending) if j["spec"]["name"] == w.assignment), 0)
+                    pending.rotate(-pick)
+                    job = pending.popleft()
+                    pending.rotate(pick)
+                    w.job, w.started, w.assignment = job, time.monotonic(), job["spec"]["name"]
+                    try:
+                        w.ch.send(job)
+                    except (OSError, ChannelClosed):
+                        w.job = None
+                        on_result(job, failed_record(job, "grader_crash", "the grading worker could not take the job"))
+                        w.kill()
+                        pool[i] = _Worker()
+            busy = [w for w in pool if w.job is not None]
+            if not busy:
+                continue
+            ready, _, _ = select.select([w.sock for w in busy], [], [], 1.0)
+            now = time.monotonic()
+            for i, w in enumerate(pool):
+                if w.job is None:
+                    continue
+                if w.sock in ready:
+                    try:
+                        result, _ = w.ch.recv(timeout=60)
+                    except (ChannelClosed, ProtocolError, TimeoutError, OSError):
+                        result = None
+                    if result is not None:
+                        job, w.job = w.job, None
+                        on_result(job, result)
+                        continue
+                if (w.sock in ready) or not w.alive():
+                    job, w.job = w.job, None
+                    on_result(job, failed_record(job, "grader_crash", f"the grading worker died (exit status "
+                                                                      f"{w.proc.poll()}); the submission is not graded"))
+                    w.kill()
+                    pool[i] = _Worker()
+                elif now - w.started > job_timeout(w.job):
+                    job, w.job = w.job, None
+                    on_result(job, failed_record(job, "job_timeout", f"grading took longer than "
+                                                                     f"{job_timeout(job):.0f} s and was stopped"))
+                    w.kill()
+                    pool[i] = _Worker()
+
+    def close(self) -> None:
+        for w in self.pool:
+            try:
+                w.ch.send({"q": "exit"})
+            except (OSError, ChannelClosed):
+                pass
+        deadline = time.monotonic() + 15
+        for w in self.pool:
+            try:
+                w.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            w.kill()
+        self.pool = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def run_jobs(jobs: list[dict], workers: int, on_result: Callable[[dict, dict], None],
+             job_timeout: Callable[[dict], float]) -> None:
+    """Grade ``jobs`` with a fresh pool of ``workers`` processes (see :class:`WorkerPool`)."""
+    with WorkerPool(workers) as pool:
+        pool.run(jobs, on_result, job_timeout)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "worker":
+        sys.exit(worker_main(int(sys.argv[2])))
+    print(__doc__)
+    sys.exit(2)

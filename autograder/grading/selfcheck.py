@@ -1,0 +1,181 @@
+"""``python -m autograder check NOTEBOOK``: a student's check of a notebook before submitting it.
+
+It runs the notebook exactly as the grader will (same sandbox, same time limits, same sealed tests)
+but with the visible tests only, and checks what would cost points for reasons other than the
+answers: a file that is not valid notebook JSON, a wrong file name, edited locked cells or points,
+deleted test cells, cells that raise, and cells close to the time limit. The released notebook of the
+assignment (``notebooks/<assignment>/``) is the reference; it is found from the notebook's cell ids.
+
+Exit status: 0 when the notebook is ready to submit (tests may still fail: that is the student's
+call), 1 when something would make grading go wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+
+from .engine import AssignmentSpec, NotebookSpec, grade_submission, read_submission
+from .sandbox import Limits
+
+__all__ = ["spec_from_release", "find_release", "check", "main"]
+
+
+def spec_from_release(path: Path, assignment: str | None = None) -> AssignmentSpec:
+    """An assignment spec built from a released (student) notebook instead of the gradebook."""
+    nb = nbformat.read(str(path), as_version=4)
+    cells, order = {}, []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader") or {}
+        gid = meta.get("grade_id")
+        if not gid:
+            continue
+        order.append(gid)
+        cells[gid] = {"cell_type": cell.cell_type, "locked": bool(meta.get("locked")), "source": cell.source,
+                      "checksum": meta.get("checksum"), "grade": bool(meta.get("grade")),
+                      "solution": bool(meta.get("solution")), "task": bool(meta.get("task")),
+                      "points": float(meta.get("points") or 0)}
+    spec = NotebookSpec(path.stem, str(path), cells, order, nb.metadata.get("kernelspec"))
+    return AssignmentSpec(name=assignment or path.parent.name, notebooks=[spec], source_dir=str(path.parent),
+                          release_dir=str(path.parent), mode="check")
+
+
+def _hidden_cells(nbspec: NotebookSpec) -> set[str]:
+    """Grade cells of the released notebook that hold no code: their tests were hidden."""
+    import ast
+
+    out = set()
+    for gid, cell in nbspec.cells.items():
+        if not cell.get("grade") or cell.get("solution") or cell.get("cell_type") != "code":
+            continue
+        try:
+            body = ast.parse(cell.get("source") or "").body
+        except SyntaxError:
+            continue
+        if not body:
+            out.add(gid)
+    return out
+
+
+def find_release(path: Path, release_root: Path) -> Path | None:
+    """The released notebook whose cell ids match ``path`` best."""
+    nb, _ = read_submission(path)
+    ids = set()
+    if nb is not None:
+        ids = {(c.metadata.get("nbgrader") or {}).get("grade_id") for c in nb.cells} - {None}
+    best, best_n = None, 0
+    for cand in sorted(release_root.glob("*/*.ipynb")):
+        try:
+            rel = nbformat.read(str(cand), as_version=4)
+        except Exception:
+            continue
+        rid = {(c.metadata.get("nbgrader") or {}).get("grade_id") for c in rel.cells} - {None}
+        n = len(ids & rid)
+        if n > best_n:
+            best, best_n = cand, n
+    if best is None:
+        stem = path.stem.lower()
+        for cand in sorted(release_root.glob("*/*.ipynb")):
+            if cand.stem.lower() in stem:
+                return cand
+    return best
+
+
+def check(path: Path, release: Path | None = None, limits: Limits | None = None, isolation: str = "auto",
+          log=print) -> int:
+    from ..course import NOTEBOOKS
+
+    path = Path(path).resolve()
+    release = Path(release) if release else find_release(path, NOTEBOOKS)
+    if release is None:
+        log(f"{path.name}: no released notebook of this course matches it (is it a course notebook?)")
+        return 1
+    spec = spec_from_release(release)
+    nbspec = spec.notebooks[0]
+    limits = limits or Limits()
+    log(f"checking {path.name} against the released {release.parent.name}/{release.name}")
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="ag-check-"))
+    try:
+        shutil.copy(path, tmp / path.name)
+        result = grade_submission(spec, "self-check", tmp, limits, isolation)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    entry = result["notebooks"][nbspec.name]
+    problems, notes = [], []
+    if path.name != f"{nbspec.name}.ipynb":
+        problems.append(f"the file should be named {nbspec.name}.ipynb (the grader looks for that name)")
+    for f in entry["flags"]:
+        code = f["code"]
+        if code in ("renamed_notebook",):
+            continue
+        if code in ("invalid_json", "empty_file", "not_a_notebook", "invalid_notebook", "unreadable_file",
+                    "missing_notebook", "edited_locked_cell", "edited_points", "edited_cell_type",
+                    "restored_missing_cell", "metadata_edited", "unknown_cell_id", "duplicate_cell_id",
+                    "kernel_died", "cell_timeout", "notebook_timeout", "memory_limit", "unsanitizable"):
+            problems.append(f["message"])
+        elif f["level"] != "info" or code == "old_nbformat":
+            notes.append(f["message"])
+    log(f"  isolation: {result['isolation_detail']}")
+    if entry.get("cells"):
+        total = sum(c["seconds"] for c in entry["cells"])
+        slow = sorted(entry["cells"], key=lambda c: -c["seconds"])[:3]
+        log(f"  ran in {total:.1f} s (limits: {limits.cell_timeout:.0f} s per cell, "
+            f"{limits.notebook_timeout:.0f} s per notebook); slowest cells: "
+            + ", ".join(f"#{c['index']} {c['seconds']:.1f} s" for c in slow))
+        for c in entry["cells"]:
+            if c["seconds"] > 0.5 * limits.cell_timeout:
+                notes.append(f"cell #{c['index']} took {c['seconds']:.0f} s, more than half the grading limit")
+            if c["kind"] == "cell" and c["status"] == "error":
+                notes.append(f"cell #{c['index']} raised an error")
+    by_ex: dict[str, list] = {}
+    nb_out = nbformat.reads(entry["autograded"], as_version=4) if entry.get("autograded") else None
+    errors = {}
+    if nb_out is not None:
+        for cell in nb_out.cells:
+            gid = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+            for o in cell.get("outputs", []):
+                if o.get("output_type") == "error" and gid:
+                    errors[gid] = f"{o.get('ename')}: {str(o.get('evalue'))[:200]}"
+    got = mx = hidden_pts = 0.0
+    hidden = _hidden_cells(nbspec)
+    log("  visible tests:")
+    for gid, (s, m) in entry["scores"].items():
+        if gid in hidden:
+            hidden_pts += m
+            continue
+        s = float(s or 0)
+        got += s
+        mx += m
+        status = "passed" if s >= m else "FAILED"
+        log(f"    {gid:<40} {status} {s:g}/{m:g}" + (f"  {errors[gid]}" if gid in errors and s < m else ""))
+    log(f"  visible points: {got:g}/{mx:g}; hidden tests ({len(hidden)} cells, {hidden_pts:g} points) "
+        "run when the notebook is graded")
+    for n in notes:
+        log(f"  note: {n}")
+    for pr in problems:
+        log(f"  PROBLEM: {pr}")
+    log("ready to submit" if not problems else "fix the problems above before submitting")
+    return 0 if not problems else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m autograder check", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("notebook", type=Path)
+    p.add_argument("--release", type=Path, default=None, help="the released notebook to check against")
+    p.add_argument("--cell-timeout", type=float, default=90.0)
+    p.add_argument("--notebook-timeout", type=float, default=900.0)
+    p.add_argument("--isolation", choices=["auto", "bwrap", "landlock", "process"], default="auto")
+    args = p.parse_args(argv)
+    limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, threads=2)
+    return check(args.notebook, args.release, limits, args.isolation)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The sealed grader on the course's own notebooks: the solution scores full marks with every test cell
+sealed, the released notebook scores zero, and every mutant of ``tests/mutants/`` loses points.
+
+By default this checks ``01_backprop`` (about half a minute); ``GRADER_FIDELITY=all`` checks every
+notebook (``python -m autograder grade-fidelity`` does the same from the command line).
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from autograder.course import assignments, release_path
+from autograder.grading.engine import shutdown_workers_cache
+from autograder.grading.fidelity import fidelity
+from autograder.grading.sandbox import Limits
+
+pytestmark = pytest.mark.xdist_group("grading")
+
+_ALL = os.environ.get("GRADER_FIDELITY") == "all"
+_NAMES = assignments() if _ALL else [n for n in assignments() if n == "01_backprop"]
+
+
+@pytest.mark.parametrize("name", _NAMES or [pytest.param("01_backprop", marks=pytest.mark.skip(reason="no such notebook yet"))])
+def test_sealed_grading_agrees_with_the_tests(name):
+    lines = []
+    try:
+        report = fidelity(name, Limits(cell_timeout=120, notebook_timeout=900, threads=1), log=lines.append)
+    finally:
+        shutdown_workers_cache()
+    text = "\n".join(lines)
+    assert report["solution"] == report["max"], text
+    if release_path(name).exists():
+        assert report["blank"] == 0, text
+    missed = [m for m in report["mutants"] if m["lost"] <= 0]
+    assert not missed, text

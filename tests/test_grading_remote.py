@@ -1,0 +1,246 @@
+"""The link between the tester and the student kernel (``autograder/grading/remote.py``).
+
+A small server process stands in for the student kernel: it defines objects with the code given and
+answers requests. The tests check that what comes back is plain data, that the tester never lets a
+submission's object decide a comparison, that the guarded side cannot be climbed from a handed
+object, and that one-process semantics hold (in-place changes, identity, gradients, random state).
+"""
+from __future__ import annotations
+
+import collections
+import math
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.grading.remote import Endpoint, RemoteError, RemoteObject, _Dec
+from autograder.grading.wire import Channel, ProtocolError
+
+pytestmark = pytest.mark.xdist_group("grading")
+
+SERVER = textwrap.dedent("""\
+    import sys
+    from autograder.grading.remote import Endpoint, install_interrupt_handler
+    from autograder.grading.wire import Channel, ChannelClosed
+    ns = {"__name__": "__main__"}
+    exec(sys.argv[2], ns)
+    ep = Endpoint(Channel(int(sys.argv[1])), guarded=False, namespace=ns)
+    install_interrupt_handler()
+    while True:
+        try:
+            ep.serve_one()
+        except ChannelClosed:
+            break
+""")
+
+STUDENT = textwrap.dedent("""\
+    import torch, numpy as np, collections, random
+    def ident(x):
+        return x
+    def double(x):
+        return 2 * x
+    def square(x):
+        return x ** 2
+    def inplace(x):
+        x.add_(1)
+        return None
+    def draw(n):
+        return torch.rand(n)
+    def draw_with(gen, n):
+        return torch.rand(n, generator=gen)
+    class Liar(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if getattr(func, "__name__", "") in ("allclose", "equal"):
+                return True
+            with torch._C.DisableTorchFunctionSubclass():
+                return func(*args, **(kwargs or {}))
+    def liar(x):
+        return (x + 100).as_subclass(Liar)
+    class Always:
+        def __eq__(self, other):
+            return True
+        def __lt__(self, other):
+            return True
+    def always():
+        return Always()
+    class Lin(torch.nn.Module):
+        def __init__(self, d_in, d_out):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(d_out, d_in))
+        def forward(self, x):
+            return x @ self.w.T
+    def call_back(fn, x):
+        return fn(x)
+    def climb(fn, attr):
+        return getattr(fn, attr)
+    def uses_helper(x):
+        return helper(x)
+    def helper(x):
+        return x + 1
+    def values():
+        return {"i": 2 ** 70, "f": float("nan"), "inf": -float("inf"), "s": "é", "b": b"\\x00\\xff",
+                "t": (1, [2, {3}], frozenset({4})), "c": 1 + 2j, "sl": slice(1, None, 2), "r": range(3),
+                "dt": torch.float16, "dev": torch.device("cpu"), "size": torch.Size([2, 3]),
+                "np": np.arange(6, dtype=np.int16).reshape(2, 3), "npf": np.float32(1.5),
+                "bf16": torch.tensor([1.5, -2.0], dtype=torch.bfloat16), "bool": torch.tensor([True, False]),
+                "cplx": torch.tensor([1 + 1j]), "empty": torch.zeros(0, 3), "scalar": torch.tensor(3.0),
+                "od": collections.OrderedDict(a=1), "nt": collections.namedtuple("P", "x y")(1, 2),
+                "mx": torch.tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=1)}
+""")
+
+
+@pytest.fixture(scope="module")
+def link():
+    a, b = socket.socketpair()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(b.fileno()), STUDENT], pass_fds=(b.fileno(),))
+    b.close()
+    ns = {}
+    ep = Endpoint(Channel(a.fileno()), guarded=True, namespace=ns)
+    names = ["ident", "double", "square", "inplace", "draw", "draw_with", "liar", "always", "Lin",
+             "call_back", "climb", "uses_helper", "helper", "values"]
+    ep.bind_names(names)
+    yield ep, ns
+    a.close()
+    proc.wait(timeout=10)
+
+
+def test_values_come_back_as_plain_data(link):
+    ep, ns = link
+    v = ns["values"]()
+    assert v["i"] == 2 ** 70 and math.isnan(v["f"]) and v["inf"] == -math.inf and v["s"] == "é"
+    assert v["b"] == b"\x00\xff" and v["t"] == (1, [2, {3}], frozenset({4})) and v["c"] == 1 + 2j
+    assert v["sl"] == slice(1, None, 2) and v["r"] == range(3) and v["dt"] is torch.float16
+    assert v["dev"] == torch.device("cpu") and v["size"] == torch.Size([2, 3])
+    assert v["np"].dtype == np.int16 and v["np"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert v["npf"] == np.float32(1.5) and isinstance(v["npf"], np.float32)
+    assert v["bf16"].dtype == torch.bfloat16 and v["bf16"].tolist() == [1.5, -2.0]
+    assert v["bool"].tolist() == [True, False] and v["cplx"].tolist() == [1 + 1j]
+    assert v["empty"].shape == (0, 3) and v["scalar"].item() == 3.0
+    assert isinstance(v["od"], collections.OrderedDict)
+    assert (v["nt"].x, v["nt"].y) == (1, 2)
+    assert v["mx"].values.tolist() == [5.0, 7.0] and v["mx"].indices.tolist() == [1, 0]
+
+
+def test_a_tensor_subclass_comes_back_as_a_plain_tensor(link):
+    ep, ns = link
+    out = ns["liar"](torch.zeros(3))
+    assert type(out) is torch.Tensor
+    assert not torch.allclose(out, torch.zeros(3)), "the subclass's lie must stay in the student kernel"
+    assert out.tolist() == [100.0, 100.0, 100.0]
+
+
+def test_the_submission_never_decides_equality_or_order(link):
+    ep, ns = link
+    obj = ns["always"]()
+    assert isinstance(obj, RemoteObject)
+    assert (obj == 3) is False and (obj != 3) is True and obj == obj
+    with pytest.raises(TypeError):
+        obj < 3
+
+
+def test_in_place_changes_are_copied_back_and_identity_is_kept(link):
+    ep, ns = link
+    x = torch.zeros(3)
+    ns["inplace"](x)
+    assert x.tolist() == [1.0, 1.0, 1.0]
+    y = torch.ones(2)
+    assert ns["ident"](y) is y
+
+
+def test_gradients_flow_through_the_submission(link):
+    ep, ns = link
+    x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = ns["square"](x)
+    assert y.requires_grad
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, -4.0, 6.0]
+    with torch.no_grad():
+        assert not ns["square"](x).requires_grad
+
+
+def test_parameters_of_a_submission_module_are_live(link):
+    ep, ns = link
+    m = ns["Lin"](2, 1)
+    assert isinstance(m, torch.nn.Module)
+    with torch.no_grad():
+        m.w.copy_(torch.tensor([[3.0, 4.0]]))
+    x = torch.tensor([[1.0, 1.0]], requires_grad=True)
+    out = m(x)
+    assert out.tolist() == [[7.0]]
+    out.sum().backward()
+    assert m.w.grad.tolist() == [[1.0, 1.0]] and x.grad.tolist() == [[3.0, 4.0]]
+    torch.nn.init.zeros_(m.w)
+    assert m(x).tolist() == [[0.0]]
+
+
+def test_random_state_follows_the_tester(link):
+    ep, ns = link
+    torch.manual_seed(123)
+    remote = ns["draw"](4)
+    torch.manual_seed(123)
+    local = torch.rand(4)
+    assert torch.equal(remote, local)
+    g = torch.Generator().manual_seed(5)
+    first = ns["draw_with"](g, 2)
+    second = ns["draw_with"](g, 2)
+    assert not torch.equal(first, second), "the generator's state must be copied back"
+    assert torch.equal(torch.cat([first, second]), torch.rand(4, generator=torch.Generator().manual_seed(5)))
+
+
+def test_callbacks_work_but_cannot_climb_into_the_tester(link):
+    ep, ns = link
+    secret = {"hidden": "expected answer"}
+
+    def fn(t):
+        return t * 10 + len(secret)
+
+    assert ns["call_back"](fn, torch.tensor([1.0])).tolist() == [11.0]
+    for attr in ("__globals__", "__closure__", "__code__", "__dict__", "f_globals", "gi_frame", "func_globals"):
+        with pytest.raises(AttributeError):
+            ns["climb"](fn, attr)
+
+
+def test_an_error_of_the_tester_travels_without_its_source(link):
+    ep, ns = link
+
+    def fails(t):
+        raise ValueError("short message")
+
+    with pytest.raises(ValueError) as info:
+        ns["call_back"](fails, 1)
+    assert "short message" in str(info.value)
+
+
+def test_names_rebound_by_the_test_are_rebound_in_the_kernel(link):
+    ep, ns = link
+    assert ns["uses_helper"](1) == 2
+    ns["helper"] = math.factorial          # a library function: the kernel imports its own
+    try:
+        assert ns["uses_helper"](4) == 24
+    finally:
+        ep.bind_names(ep.names)
+
+
+def test_the_tester_refuses_references_to_its_own_objects():
+    ep = Endpoint(Channel(0), guarded=True)
+    with pytest.raises(ProtocolError):
+        _Dec(ep, [], "reply").dec({"t": "R", "m": "os", "q": "system"})
+    with pytest.raises(ProtocolError):
+        _Dec(ep, [], "reply").dec({"t": "M", "m": "os"})
+    with pytest.raises(ProtocolError):
+        _Dec(ep, [], "reply").dec({"t": "h", "o": "peer", "id": 12345})
+
+
+def test_a_dead_kernel_is_an_error_not_a_pass():
+    a, b = socket.socketpair()
+    ep = Endpoint(Channel(a.fileno()), guarded=True)
+    b.close()
+    with pytest.raises(RemoteError):
+        ep.bind_names(["anything"])
+    a.close()
