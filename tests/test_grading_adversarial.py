@@ -45,7 +45,7 @@ def batch(tmp_path_factory):
     ctxs = {}
     for case in CASES:
         ctx = Ctx(released=root / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
-                  folder=root / "submitted" / case.name / ASSIGNMENT, gradebook=root / "gradebook.db",
+                  folder=root / "submitted" / case.name / ASSIGNMENT, gradebook=root / ".nbgrader" / "gradebook.db",
                   solution=root / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", course_root=root,
                   canary=canary, port=listener.port)
         case.make(ctx)

@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--assignments", nargs="*", default=None, help="default: every notebook of the course")
     p.add_argument("--workers", default="1,2", help="worker counts to time, e.g. 1,2")
     p.add_argument("--speedup-students", type=int, default=None,
-                   help="time the worker counts other than the largest on the first N students only")
+                   help="compare the worker counts on the first N students only (the largest count also "
+                        "grades the whole class)")
     p.add_argument("--threads", default="auto", help="torch threads per kernel: 'auto' (cores / workers) or a number")
     p.add_argument("--mix", default="0.6,0.25,0.15", help="shares of solution, mutant, blank submissions")
     p.add_argument("--seed", type=int, default=0)
@@ -136,11 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     cal = calibrate(cfg, specs, limits_for(max(workers)), iso.level, max(workers))
     report["calibration_seconds"] = round(time.perf_counter() - t0, 1)
     report["unsealed"] = {n: r["unsealed"] for n, r in cal.items() if any(r["unsealed"].values())}
-    reference = None
-    for w in sorted(workers, reverse=True):
-        n_students = args.students
-        if args.speedup_students and w != max(workers):
-            n_students = min(args.students, args.speedup_students)
+    # (workers, students) runs: every worker count on the same students, so that speed-ups compare
+    # like with like; with --speedup-students N the counts are compared on the first N students and
+    # the largest count also grades the whole class (the throughput).
+    subset = min(args.students, args.speedup_students or args.students)
+    plan = [(w, subset) for w in sorted(workers, reverse=True)]
+    if subset < args.students:
+        plan.insert(0, (max(workers), args.students))
+    reference: dict = {}
+    for w, n_students in plan:
         chosen = [f"student{i + 1:02d}" for i in range(n_students)]
         lim = limits_for(w)
         if lim.as_dict() != limits_for(max(workers)).as_dict():
@@ -162,29 +167,26 @@ def main(argv: list[str] | None = None) -> int:
                "mean_seconds_per_notebook": {a: round(sum(v) / len(v), 1) for a, v in sorted(per_nb.items())},
                "flagged": len(summary["flagged"])}
         scores = {f"{s}/{a}": rec["score"] for (s, a), rec in grades.items() if s in chosen}
-        if reference is None:
-            reference = scores
-        else:
-            run["same_grades"] = all(reference.get(k) == v for k, v in scores.items())
+        seen = {k: reference[k] for k in scores if k in reference}
+        run["same_grades"] = all(seen[k] == scores[k] for k in seen)
+        reference.update(scores)
         report["runs"].append(run)
         print(f"  {summary['graded']} submissions in {wall:.0f} s: {run['per_minute']} per minute, "
               f"{run['seconds_per_student']} s per whole-course student")
-    base = {r["students"]: r for r in report["runs"] if r["workers"] == min(workers)}
     for r in report["runs"]:
         b = next((x for x in report["runs"] if x["workers"] == min(workers) and x["students"] == r["students"]), None)
         if b and r is not b:
             r["speedup"] = round(b["wall_seconds"] / r["wall_seconds"], 2)
-    del base
     report["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "grade-bench.json").write_text(json.dumps(report, indent=1))
     lines = [f"# Grading benchmark", "", f"{args.students} students x {len(names)} notebooks "
              f"({', '.join(names)}); submissions: {made['kinds']}; {cores} cores; isolation {iso.level}.", "",
-             "| workers | threads/kernel | students | submissions | wall (s) | per minute | s per student | speed-up |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| workers | threads/kernel | students | submissions | wall (s) | per minute | s per student | speed-up | same grades |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in report["runs"]:
         lines.append(f"| {r['workers']} | {r['threads']} | {r['students']} | {r['submissions']} | {r['wall_seconds']} | "
-                     f"{r['per_minute']} | {r['seconds_per_student']} | {r.get('speedup', '')} |")
+                     f"{r['per_minute']} | {r['seconds_per_student']} | {r.get('speedup', '')} | {r['same_grades']} |")
     (args.out / "grade-bench.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"report: {args.out / 'grade-bench.json'}")

@@ -34,7 +34,9 @@ def load_config(root: str | Path | None = None, db: str | None = None):
         cfg.CourseDirectory.root = str(root)
         cfg.Exchange.root = str(root / ".nbgrader" / "exchange")
         if db is None and not os.environ.get("NBGRADER_DB_URL"):
-            cfg.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+            # the same place as the course's own configuration (autograder/nbgrader_config.py)
+            (root / ".nbgrader").mkdir(parents=True, exist_ok=True)
+            cfg.CourseDirectory.db_url = f"sqlite:///{root / '.nbgrader' / 'gradebook.db'}"
     return cfg
 
 

@@ -3,8 +3,9 @@
 A worker is a separate process (``python -m autograder.grading.pool worker FD``) that reads jobs as
 JSON, runs :func:`~.engine.grade_submission` for one at a time and answers with the result record,
 also as JSON: the same contract a distributed engine would use to run jobs on other machines. A
-worker keeps its tester zygote between jobs of the same assignment, and jobs are handed out so that
-a worker stays on one assignment while there are jobs for it.
+worker keeps its zygotes between jobs of the same assignment, and jobs are handed out so that a
+worker stays on one assignment while there are jobs for it and otherwise moves to an assignment no
+other worker is on (see :meth:`WorkerPool._pick`).
 
 A worker that dies, or a job that runs past its hard limit, costs that job only: the worker's whole
 process tree is killed, the job gets a ``grader_crash`` or ``job_timeout`` record flagged for review,
@@ -117,7 +118,7 @@ class WorkerPool:
         while pending or any(w.job is not None for w in pool):
             for i, w in enumerate(pool):
                 if w.job is None and pending:
-                    pick = next((k for k, j in enumerate(pending) if j["spec"]["name"] == w.assignment), 0)
+                    pick = self._pick(pending, w, pool)
                     pending.rotate(-pick)
                     job = pending.popleft()
                     pending.rotate(pick)
@@ -158,6 +159,24 @@ class WorkerPool:
                                                                      f"{job_timeout(job):.0f} s and was stopped"))
                     w.kill()
                     pool[i] = _Worker()
+
+    @staticmethod
+    def _pick(pending: deque, worker: "_Worker", pool: list["_Worker"]) -> int:
+        """The index in ``pending`` of the next job for ``worker``. Starting a worker's zygotes for an
+        assignment costs about as much as grading a few submissions, so a worker stays on its
+        assignment while it has jobs, then moves to an assignment no other worker is on (the one with
+        the most jobs left), and shares one only when none is left: each assignment's zygotes are
+        started about once per batch, not once per worker."""
+        names = [j["spec"]["name"] for j in pending]
+        if worker.assignment in names:
+            return names.index(worker.assignment)
+        held = {w.assignment for w in pool if w is not worker and w.job is not None}
+        left: dict[str, int] = {}
+        for n in names:
+            left[n] = left.get(n, 0) + 1
+        free = [n for n in left if n not in held]
+        best = max(free or left, key=lambda n: left[n])
+        return names.index(best)
 
     def close(self) -> None:
         for w in self.pool:

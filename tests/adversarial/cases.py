@@ -289,7 +289,7 @@ def read_gradebook_source(ctx: Ctx) -> str:
         attempt("pathlib solution", lambda: pathlib.Path(SECRETS["solution"]).read_text())
         attempt("list course", lambda: os.listdir(SECRETS["course"]))
         attempt("glob course", lambda: glob.glob(SECRETS["course"] + "/**/*.db", recursive=True) or 1 / 0)
-        attempt("relative gradebook", lambda: open("../../../gradebook.db", "rb").read(10))
+        attempt("relative gradebook", lambda: open("../../../.nbgrader/gradebook.db", "rb").read(10))
         attempt("os.open gradebook", lambda: os.read(os.open(SECRETS["gradebook"], os.O_RDONLY), 10))
         attempt("copy gradebook", lambda: shutil.copy(SECRETS["gradebook"], "stolen.db") and open("stolen.db", "rb").read(10))
         attempt("symlink gradebook", lambda: (os.symlink(SECRETS["gradebook"], "link.db"), open("link.db", "rb").read(10)))
