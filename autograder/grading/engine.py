@@ -420,6 +420,30 @@ def _comm(pid: int) -> str:
         return ""
 
 
+def _stop_zygote(proc: subprocess.Popen, sock: socket.socket, log) -> None:
+    """Ask a zygote to exit ("X" on its socket), kill its process tree if it does not within 3 s, and
+    close its socket and log file."""
+    try:
+        sock.send(b"X")
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=3)
+    except Exception:
+        pass
+    if proc.poll() is None:
+        _kill_tree(proc.pid)
+        try:
+            proc.wait(timeout=5)
+        except Exception:
+            pass
+    try:
+        sock.close()
+        log.close()
+    except Exception:
+        pass
+
+
 def _kill_tree(pid: int) -> None:
     for p in reversed(_tree(pid)):
         try:
@@ -676,25 +700,7 @@ class KernelZygote:
         raise KernelStartError("the forked kernel could not be found")
 
     def close(self) -> None:
-        try:
-            self.sock.send(b"X")
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=3)
-        except Exception:
-            pass
-        if self.proc.poll() is None:
-            _kill_tree(self.proc.pid)
-            try:
-                self.proc.wait(timeout=5)
-            except Exception:
-                pass
-        try:
-            self.sock.close()
-            self._log.close()
-        except Exception:
-            pass
+        _stop_zygote(self.proc, self.sock, self._log)
         shutil.rmtree(self.scratch, ignore_errors=True)
         try:
             self.log_path.unlink()
@@ -801,25 +807,7 @@ class Zygote:
         return Tester(int(msg["pid"]), parent)
 
     def close(self) -> None:
-        try:
-            self.sock.send(b"X")
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=3)
-        except Exception:
-            pass
-        if self.proc.poll() is None:
-            _kill_tree(self.proc.pid)
-            try:
-                self.proc.wait(timeout=5)
-            except Exception:
-                pass
-        try:
-            self.sock.close()
-            self._log.close()
-        except Exception:
-            pass
+        _stop_zygote(self.proc, self.sock, self._log)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
