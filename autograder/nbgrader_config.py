@@ -39,3 +39,8 @@ c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 
 # No JupyterHub exchange: releases are handed out from notebooks/ directly.
 c.Exchange.root = str(ROOT / ".nbgrader" / "exchange")
+
+# The student version drops the test suite's nbval markers and names the kernel as JupyterLab does.
+from autograder.release_filters import StudentView  # noqa: E402
+
+c.GenerateAssignment.preprocessors.append(StudentView)

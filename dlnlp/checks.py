@@ -8,7 +8,8 @@ from typing import Callable, Sequence
 
 import torch
 
-__all__ = ["check_shape", "check_close", "check_true", "check_grad_close", "check_raises", "relative_error"]
+__all__ = ["check_shape", "check_close", "check_true", "check_grad_close", "check_raises", "check_unchanged",
+           "relative_error"]
 
 
 def _fmt(x, limit: int = 6) -> str:
@@ -37,20 +38,29 @@ def check_shape(tensor, expected: Sequence[int], name: str = "output") -> None:
 
 
 def check_close(actual, expected, name: str = "output", atol: float = 1e-6, rtol: float = 1e-5,
-                hint: str = "") -> None:
+                hint: str = "", allow_nan: bool = False) -> None:
     """Check ``actual`` against ``expected`` elementwise: ``|a - e| <= atol + rtol * |e|``.
 
     Numbers, lists and tensors are accepted. The message names the largest difference and where it is.
+    For an exact comparison pass ``atol=0, rtol=0``. An expected value holding NaN fails the check
+    (a reference computed from inputs that the code under test overwrote), unless ``allow_nan`` says
+    NaN is part of the expected answer: then ``actual`` must be NaN at exactly the same places.
     """
     a = torch.as_tensor(actual).detach().cpu()
     e = torch.as_tensor(expected).detach().cpu()
     if a.shape != e.shape:
         raise AssertionError(f"{name} should have shape {tuple(e.shape)}; got {tuple(a.shape)}")
+    if torch.isnan(e).any() and not allow_nan:
+        raise AssertionError(
+            f"the expected value of {name} contains NaN, so nothing can be compared with it. A test computes "
+            "its expected values from its inputs: did your code change an input in place (e.g. fill_, "
+            "masked_fill_, +=, .data) instead of building a new tensor?")
     a, e = a.double(), e.double()
-    if torch.isnan(a).any() and not torch.isnan(e).any():
-        raise AssertionError(f"{name} contains NaN: {_fmt(a)}")
-    diff = (a - e).abs()
-    bad = diff > atol + rtol * e.abs()
+    nan_a, nan_e = torch.isnan(a), torch.isnan(e)
+    if (nan_a != nan_e).any():
+        raise AssertionError(f"{name} contains NaN where the expected value has none: {_fmt(a)}")
+    diff = (a - e).abs().masked_fill(nan_a & nan_e, 0.0)
+    bad = diff > atol + rtol * e.abs().nan_to_num()
     if bad.any():
         idx = int(torch.argmax(diff.flatten()))
         where = tuple(int(i) for i in torch.unravel_index(torch.tensor(idx), a.shape)) if a.dim() else ()
@@ -90,3 +100,18 @@ def check_raises(fn: Callable[[], object], exc: type[BaseException], message: st
     except Exception as other:  # a different error is a failure too, and says which
         raise AssertionError(f"{message} (raised {type(other).__name__}: {other})") from None
     raise AssertionError(message)
+
+
+def check_unchanged(tensor, original, name: str = "input") -> None:
+    """Check that ``tensor`` still holds the values of ``original`` (a clone taken before the call).
+
+    Functions in this course return new tensors; one that overwrites its argument (``x.fill_``,
+    ``x[mask] = ...``, ``x += ...``) corrupts the caller's data and every value computed from it later.
+    """
+    if not isinstance(tensor, torch.Tensor):
+        raise AssertionError(f"{name} should be a torch.Tensor; got {type(tensor).__name__}")
+    a, e = tensor.detach().cpu(), torch.as_tensor(original).detach().cpu()
+    same = a.shape == e.shape and a.dtype == e.dtype and bool(((a == e) | (a.isnan() & e.isnan())).all())
+    if not same:
+        raise AssertionError(f"your code changed {name} in place: it was {_fmt(e)} and is now {_fmt(a)}. "
+                             "Build new tensors instead of writing into the arguments.")

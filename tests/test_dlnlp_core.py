@@ -49,6 +49,34 @@ def test_checks_pass_and_fail_with_messages():
         checks.check_close(torch.tensor([1.0, 2.5]), [1.0, 2.0], "y", hint="check the sign")
     with pytest.raises(AssertionError, match="NaN"):
         checks.check_close(torch.tensor([float("nan")]), [1.0])
+
+
+def test_check_close_refuses_a_poisoned_expected_value():
+    nan = float("nan")
+    # a function that overwrote its input with NaN and returned NaN must not match a NaN reference
+    with pytest.raises(AssertionError, match="expected value of y contains NaN.*in place"):
+        checks.check_close(torch.tensor([nan, nan]), torch.tensor([nan, nan]), "y")
+    checks.check_close(torch.tensor([nan, 1.0]), torch.tensor([nan, 1.0]), allow_nan=True)
+    with pytest.raises(AssertionError, match="NaN"):
+        checks.check_close(torch.tensor([1.0, 1.0]), torch.tensor([nan, 1.0]), allow_nan=True)
+    with pytest.raises(AssertionError, match="NaN"):
+        checks.check_close(torch.tensor([nan, 1.0]), torch.tensor([2.0, 1.0]))
+    # exact means exact: rtol=0 as well
+    with pytest.raises(AssertionError, match="largest difference"):
+        checks.check_close(torch.tensor([1e6 + 1.0]), torch.tensor([1e6]), atol=0, rtol=0)
+
+
+def test_check_unchanged_catches_in_place_edits():
+    x = torch.randn(3, 4)
+    before = x.clone()
+    checks.check_unchanged(x, before, "x")
+    x[0, 0] = float("nan")
+    with pytest.raises(AssertionError, match="changed x in place"):
+        checks.check_unchanged(x, before, "x")
+    m = torch.tensor([True, False])
+    checks.check_unchanged(m, m.clone(), "mask")
+    with pytest.raises(AssertionError, match="changed"):
+        checks.check_unchanged(m.double(), m.clone(), "mask")
     checks.check_grad_close(torch.tensor([1.0, -2.0], dtype=torch.float64), torch.tensor([1.0, -2.0]))
     with pytest.raises(AssertionError, match="relative error"):
         checks.check_grad_close(torch.tensor([1.0]), torch.tensor([1.1]))

@@ -53,3 +53,15 @@ def test_in_sync(name, tmp_path):
 def test_no_leak(name):
     found = pipeline.leaks(read(source_path(name)), read(release_path(name)))
     assert not found, f"{name}: the student notebook contains solution or hidden-test code: {found[:5]}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_student_view(name):
+    """The student notebook carries no test-suite markers and names the kernel as JupyterLab does."""
+    from autograder.release_filters import KERNELSPEC, MARKER
+
+    nb = read(release_path(name))
+    marked = [i + 1 for i, c in enumerate(nb.cells) if MARKER in c.source]
+    assert not marked, f"{name}: cells {marked} still show {MARKER!r} to the learner"
+    assert dict(nb.metadata.kernelspec) == KERNELSPEC, (
+        f"{name}: kernelspec {dict(nb.metadata.kernelspec)} makes JupyterLab mark a fresh notebook modified")

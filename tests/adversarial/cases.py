@@ -518,3 +518,16 @@ CASES: list[Case] = [
          answered(CORRECT, ("ex1_scale", SIGNAL_GRADER)), 100, flags=("sandbox_violation",), review=True,
          check=_no_leak),
 ]
+
+# Cases grouped by what they attack live in modules of their own beside this one; each defines CASES.
+def _more_cases() -> list[Case]:
+    import importlib
+    import pkgutil
+    more: list[Case] = []
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+        if info.name.startswith("cases_"):
+            more.extend(importlib.import_module(f"{__package__}.{info.name}" if __package__ else info.name).CASES)
+    return more
+
+
+CASES += _more_cases()
