@@ -1,8 +1,16 @@
 """``collect``: LMS downloads (Canvas, Moodle, Blackboard, nbgrader, GitHub Classroom, plain folders)
-into nbgrader's ``submitted/`` layout, with timestamps, identification by content, and safe unzipping."""
+into nbgrader's ``submitted/`` layout, with timestamps, identification by content, and safe unzipping;
+and the ways a student could turn it against others: names that imitate another LMS's prefix, links,
+archives that escape or explode. Identity comes only from the names the LMS writes, a refused file is
+quarantined with its reason, and everyone else is still collected."""
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
+import shutil
+import stat
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,24 +19,42 @@ import nbformat
 import pytest
 
 from adversarial.support import ASSIGNMENT, make_course
+from autograder.grading import collect as collect_mod
 from autograder.grading.collect import _extract, collect, safe_id
+from autograder.grading.gradebook import load_config
 
 pytestmark = pytest.mark.xdist_group("grading")
+QUIET = dict(log=lambda *a: None)
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
+def pristine(tmp_path_factory):
     root = tmp_path_factory.mktemp("collect") / "course"
-    cfg = make_course(root)
+    make_course(root)
     released = (root / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
-    return cfg, root, released
+    return root, released
 
 
-def _zip(path: Path, entries: dict[str, bytes], when: dict[str, tuple] | None = None) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
+@pytest.fixture
+def course(pristine, tmp_path):
+    """A course of its own for each test (a copy of a released one, gradebook included)."""
+    src, released = pristine
+    root = tmp_path / "course"
+    shutil.copytree(src, root, symlinks=True)
+    return load_config(root), root, released
+
+
+def _zip(path: Path, entries: dict[str, bytes], when: dict[str, tuple] | None = None,
+         links: dict[str, str] | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in entries.items():
             info = zipfile.ZipInfo(name, date_time=(when or {}).get(name, (2024, 5, 1, 12, 0, 0)))
+            info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 5, 1, 12, 0, 0))
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
     return path
 
 
@@ -37,29 +63,47 @@ def _stamp(root: Path, student: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f UTC").replace(tzinfo=timezone.utc)
 
 
+def _mark(nb: bytes, text: str) -> bytes:
+    return nb.replace(b"YOUR CODE HERE", text.encode())
+
+
+def _report(root: Path) -> list[dict]:
+    with open(root / "submitted" / ".collect.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _students(root: Path) -> set[str]:
+    return {p.name for p in (root / "submitted").iterdir() if p.is_dir() and not p.name.startswith(".")}
+
+
 def test_canvas_zip(course, tmp_path):
     cfg, root, nb = course
     z = _zip(tmp_path / "canvas.zip", {
         "alice_12345_67890_fx_ops.ipynb": nb,
         "bob_222_111_fx_ops.ipynb": nb,
-        "bob_LATE_222_333_fx_ops-1.ipynb": nb.replace(b"YOUR CODE HERE", b"second try"),
+        "bob_LATE_222_333_fx_ops-1.ipynb": _mark(nb, "second try"),
         "carol_444_555_my_homework.ipynb": nb,          # renamed: recognised by its cells
         "readme.txt": b"not a notebook",
     }, when={"bob_222_111_fx_ops.ipynb": (2024, 5, 1, 9, 0, 0), "bob_LATE_222_333_fx_ops-1.ipynb": (2024, 5, 2, 9, 0, 0)})
-    result = collect(cfg, z, log=lambda *a: None)
-    assert {"alice", "bob", "carol"} <= set(result["students"])
+    result = collect(cfg, z, **QUIET)
+    assert set(result["students"]) == {"alice", "bob", "carol"}
     sub = root / "submitted"
     assert b"second try" in (sub / "bob" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes(), "the latest wins"
     assert _stamp(root, "bob") == datetime(2024, 5, 2, 9, 0, tzinfo=timezone.utc)
     meta = json.loads((sub / "carol" / ASSIGNMENT / "collect.json").read_text())[ASSIGNMENT]
     assert meta["renamed"] and meta["identified_by"] == "content" and meta["original_name"].endswith("my_homework.ipynb")
-    assert (sub / ".collect.csv").exists()
+    assert meta["layout"] == "canvas" and meta["lms_user_id"] == "444"
+    # Canvas's user id goes to the gradebook, for the grade file Canvas imports
+    from nbgrader.api import Gradebook
+    with Gradebook(cfg.CourseDirectory.db_url) as gb:
+        assert gb.find_student("alice").lms_user_id == "12345"
+    rows = {r["student"]: r for r in _report(root) if r["status"] == "collected"}
+    assert rows["alice"]["lms_user_id"] == "12345" and "marked late" in rows["bob"]["notes"]
 
 
 def test_moodle_blackboard_nbgrader_and_nested_zips(course, tmp_path):
     cfg, root, nb = course
-    inner = tmp_path / "george.zip"
-    _zip(inner, {"fx_ops.ipynb": nb})
+    inner = _zip(tmp_path / "george.zip", {"fx_ops.ipynb": nb})
     z = _zip(tmp_path / "mixed.zip", {
         "Dan Brown_998_assignsubmission_file_/fx_ops.ipynb": nb,
         "fx_ops_erin_attempt_2024-05-03-10-30-00_fx_ops.ipynb": nb,
@@ -67,12 +111,14 @@ def test_moodle_blackboard_nbgrader_and_nested_zips(course, tmp_path):
         "frank/fx_ops/timestamp.txt": b"2024-04-30 08:00:00.000000 UTC",
         "george.zip": inner.read_bytes(),
     })
-    collect(cfg, z, log=lambda *a: None)
+    collect(cfg, z, **QUIET)
     sub = root / "submitted"
+    assert _students(root) == {"Dan_Brown", "erin", "frank", "george"}
     for student in ("Dan_Brown", "erin", "frank", "george"):
         assert (sub / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists(), student
     assert _stamp(root, "erin") == datetime(2024, 5, 3, 10, 30, tzinfo=timezone.utc)
     assert _stamp(root, "frank") == datetime(2024, 4, 30, 8, 0, tzinfo=timezone.utc)
+    assert json.loads((sub / "Dan_Brown" / ASSIGNMENT / "collect.json").read_text())[ASSIGNMENT]["lms_user_id"] == "998"
 
 
 def test_folder_with_a_custom_pattern_and_an_unmatched_file(course, tmp_path):
@@ -82,18 +128,178 @@ def test_folder_with_a_custom_pattern_and_an_unmatched_file(course, tmp_path):
     (src / "fx-ops-hannah" / "work" / "fx_ops.ipynb").write_bytes(nb)
     (src / "fx-ops-ivan").mkdir()
     (src / "fx-ops-ivan" / "essay.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
-    result = collect(cfg, src, prefix="fx-ops", log=lambda *a: None)
+    result = collect(cfg, src, prefix="fx-ops", **QUIET)
     assert (root / "submitted" / "hannah" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists()
     assert any("essay.ipynb" in u for u in result["unmatched"])
-    result = collect(cfg, src, pattern=r"fx-ops-(?P<student>[a-z]+)/", log=lambda *a: None)
+    result = collect(cfg, src, pattern=r"fx-ops-(?P<student>[a-z]+)/", **QUIET)
     assert "hannah" in result["students"]
 
 
-def test_a_zip_cannot_write_outside_its_folder(tmp_path):
-    z = _zip(tmp_path / "evil.zip", {"../../escaped.ipynb": b"{}"})
-    with pytest.raises(ValueError):
-        _extract(z, tmp_path / "out", [0])
+def test_a_canvas_file_named_like_a_blackboard_attempt_stays_its_senders(course, tmp_path):
+    """Mallory uploads ``x_doejohn_attempt_2099-12-31-23-59-59_fx_ops.ipynb``; Canvas prefixes it with
+    her own name and ids. It must neither replace doejohn's submission nor block his later one."""
+    cfg, root, nb = course
+    z = _zip(tmp_path / "canvas1.zip", {
+        "doejohn_11_21_fx_ops.ipynb": _mark(nb, "john first"),
+        "mallory_13_23_x_doejohn_attempt_2099-12-31-23-59-59_fx_ops.ipynb": _mark(nb, "mallory"),
+    })
+    collect(cfg, z, **QUIET)
+    sub = root / "submitted"
+    assert _students(root) == {"doejohn", "mallory"}
+    assert b"john first" in (sub / "doejohn" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    assert b"mallory" in (sub / "mallory" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    assert _stamp(root, "mallory").year == 2024, "a time in the student's file name is not the submission's"
+    # the same upload alone in a download (no other Canvas names to outvote it)
+    z = _zip(tmp_path / "canvas2.zip", {
+        "mallory_13_24_x_doejohn_attempt_2099-12-31-23-59-59_fx_ops.ipynb": _mark(nb, "mallory again")})
+    collect(cfg, z, **QUIET)
+    assert _students(root) == {"doejohn", "mallory"}
+    # doejohn's resubmission later that week still counts
+    z = _zip(tmp_path / "canvas3.zip", {"doejohn_11_22_fx_ops.ipynb": _mark(nb, "john second")},
+             when={"doejohn_11_22_fx_ops.ipynb": (2024, 5, 3, 12, 0, 0)})
+    collect(cfg, z, **QUIET)
+    assert b"john second" in (sub / "doejohn" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    # and a Blackboard download whose student tail imitates Canvas or Moodle
+    z = _zip(tmp_path / "bb.zip", {
+        "HW1_zoe_attempt_2024-05-01-10-00-00_alice_1_2_fx_ops.ipynb": _mark(nb, "zoe"),
+        "HW1_yan_attempt_2024-05-01-10-00-00_Carol Jones_7_assignsubmission_file_fx_ops.ipynb": _mark(nb, "yan"),
+    })
+    collect(cfg, z, **QUIET)
+    assert b"zoe" in (sub / "zoe" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    assert b"yan" in (sub / "yan" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    assert not (sub / "alice").exists() and not (sub / "Carol_Jones").exists()
+
+
+def test_a_file_named_like_moodles_prefix_inside_a_students_folder_is_that_students(course, tmp_path):
+    cfg, root, nb = course
+    z = _zip(tmp_path / "folders.zip", {
+        "carol/fx_ops.ipynb": _mark(nb, "carol's own"),
+        "bob/carol_7_assignsubmission_file_fx_ops.ipynb": _mark(nb, "bob's"),
+    }, when={"bob/carol_7_assignsubmission_file_fx_ops.ipynb": (2024, 6, 1, 0, 0, 0)})
+    collect(cfg, z, **QUIET)
+    sub = root / "submitted"
+    assert _students(root) == {"bob", "carol"}
+    assert b"carol's own" in (sub / "carol" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    assert b"bob's" in (sub / "bob" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    # the same in GitHub Classroom repositories
+    src = tmp_path / "gh"
+    (src / "fx-ops-bob").mkdir(parents=True)
+    (src / "fx-ops-bob" / "Carol Jones_7_assignsubmission_file_fx_ops.ipynb").write_bytes(_mark(nb, "bob gh"))
+    collect(cfg, src, prefix="fx-ops", **QUIET)
+    assert b"bob gh" in (sub / "bob" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    assert not (sub / "Carol_Jones").exists()
+
+
+def test_links_are_refused_never_followed(course, tmp_path):
+    """A GitHub Classroom repository with a link to the course's solution (a file link and a folder
+    link), and a zip entry with a link's mode bits: none is copied, each is quarantined with its reason."""
+    cfg, root, nb = course
+    solution = root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    src = tmp_path / "gh"
+    (src / "fx-ops-eve").mkdir(parents=True)
+    os.symlink(solution, src / "fx-ops-eve" / "fx_ops.ipynb")
+    (src / "fx-ops-finn").mkdir()
+    os.symlink(solution.parent, src / "fx-ops-finn" / "work")
+    (src / "fx-ops-gus").mkdir()
+    (src / "fx-ops-gus" / "fx_ops.ipynb").write_bytes(_mark(nb, "gus"))
+    result = collect(cfg, src, prefix="fx-ops", **QUIET)
+    assert _students(root) == {"gus"}
+    reasons = {o: r for o, r in result["quarantined"]}
+    assert "symbolic link" in reasons["fx-ops-eve/fx_ops.ipynb"]
+    assert "symbolic link" in reasons["fx-ops-finn/work"]
+    quarantined = [r for r in _report(root) if r["status"] == "quarantined"]
+    assert {r["origin"] for r in quarantined} == {"fx-ops-eve/fx_ops.ipynb", "fx-ops-finn/work"}
+
+    z = _zip(tmp_path / "links.zip", {"hal_31_41_fx_ops.ipynb": _mark(nb, "hal")},
+             links={"ivy_32_42_fx_ops.ipynb": str(solution), "ivy_32_43_work/fx_ops.ipynb": "../../solutions"})
+    result = collect(cfg, z, **QUIET)
+    assert "hal" in result["students"] and not (root / "submitted" / "ivy").exists()
+    assert sum("symbolic link" in r for _, r in result["quarantined"]) == 2
+
+
+def test_a_bad_inner_zip_is_quarantined_and_everyone_else_collected(course, tmp_path, monkeypatch):
+    cfg, root, nb = course
+    escape = _zip(tmp_path / "escape.zip", {"../../../escaped.ipynb": nb, "fx_ops.ipynb": nb})
+    # 6 x 100 MiB of zeros in 0.6 MB: more than one student's archive may expand to
+    zeros = b"\0" * (100 << 20)
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("fx_ops.ipynb", nb)
+        for i in range(6):
+            zf.writestr(f"data/{i}.bin", zeros)
+    del zeros
+    assert bomb.stat().st_size < 2 << 20
+    z = _zip(tmp_path / "canvas.zip", {
+        "alice_1_2_fx_ops.ipynb": nb,
+        "mallory_3_4_work.zip": escape.read_bytes(),
+        "oscar_5_6_work.zip": bomb.read_bytes(),
+        "peggy_7_8_work.zip": b"PK\x03\x04 this is no zip",
+        "quinn_9_10_work.zip": _zip(tmp_path / "q.zip", {"fx_ops.ipynb": _mark(nb, "quinn")}).read_bytes(),
+    })
+    result = collect(cfg, z, **QUIET)
+    assert _students(root) == {"alice", "quinn"}, result
+    reasons = dict(result["quarantined"])
+    assert "unsafe path" in reasons["mallory_3_4_work.zip"]
+    assert "expands" in reasons["oscar_5_6_work.zip"]
+    assert "cannot be read" in reasons["peggy_7_8_work.zip"]
+    kept = sorted(p.name for p in (root / "submitted" / ".quarantine").iterdir())
+    assert len(kept) == 3 and all(k.endswith("_work.zip") for k in kept), kept
+    assert not list(tmp_path.parent.glob("**/escaped.ipynb"))
+    assert b"quinn" in (root / "submitted" / "quinn" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+
+
+def test_an_oversized_file_in_a_students_zip(course, tmp_path, monkeypatch):
+    """A file over the size limit (lowered here) inside a student's zip: that zip is refused."""
+    cfg, root, nb = course
+    monkeypatch.setattr(collect_mod, "MAX_FILE", 1 << 20)
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("fx_ops.ipynb", nb)
+        zf.writestr("big.bin", b"\0" * (3 << 20))
+    z = _zip(tmp_path / "c.zip", {"rex_1_2_work.zip": inner.getvalue(), "sam_3_4_fx_ops.ipynb": nb})
+    result = collect(cfg, z, **QUIET)
+    assert _students(root) == {"sam"}
+    assert "larger than" in dict(result["quarantined"])["rex_1_2_work.zip"]
+
+
+def test_the_students_own_zip_does_not_set_the_time(course, tmp_path):
+    cfg, root, nb = course
+    inner = _zip(tmp_path / "i.zip", {"fx_ops.ipynb": nb}, when={"fx_ops.ipynb": (2099, 12, 31, 23, 59, 58)})
+    z = _zip(tmp_path / "c.zip", {"tess_1_2_work.zip": inner.read_bytes()},
+             when={"tess_1_2_work.zip": (2024, 5, 1, 12, 0, 0)})
+    collect(cfg, z, **QUIET)
+    assert _stamp(root, "tess") == datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def test_an_unsafe_entry_of_the_download_itself_is_left_out(course, tmp_path):
+    cfg, root, nb = course
+    z = _zip(tmp_path / "c.zip", {"../../escaped.ipynb": nb, "/abs.ipynb": nb, "uma_1_2_fx_ops.ipynb": nb})
+    result = collect(cfg, z, **QUIET)
+    assert _students(root) == {"uma"}
+    assert sum("unsafe path" in r for _, r in result["quarantined"]) == 2
     assert not (tmp_path.parent / "escaped.ipynb").exists()
+    with pytest.raises(ValueError):
+        _extract(z, tmp_path / "out")          # without a quarantine list an unsafe entry raises
+    assert not (tmp_path.parent / "escaped.ipynb").exists()
+
+
+def test_two_canvas_students_with_one_name_and_the_roster(course, tmp_path):
+    cfg, root, nb = course
+    from nbgrader.api import Gradebook
+    with Gradebook(cfg.CourseDirectory.db_url) as gb:
+        gb.update_or_create_student("s1001", first_name="John", last_name="Doe", lms_user_id="501")
+        gb.update_or_create_student("s1002", first_name="Jane", last_name="Roe", lms_user_id="502")
+    z = _zip(tmp_path / "c.zip", {
+        "doejohn_501_1_fx_ops.ipynb": _mark(nb, "john"),     # the roster knows user 501
+        "leewin_601_2_fx_ops.ipynb": _mark(nb, "win 601"),   # two students named Win Lee, not on the roster
+        "leewin_602_3_fx_ops.ipynb": _mark(nb, "win 602"),
+    })
+    result = collect(cfg, z, **QUIET)
+    sub = root / "submitted"
+    assert _students(root) == {"s1001", "leewin_601", "leewin_602"}
+    assert b"john" in (sub / "s1001" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    assert b"win 602" in (sub / "leewin_602" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    assert set(result["not_on_roster"]) == {"leewin_601", "leewin_602"}
 
 
 def test_student_ids_are_safe():

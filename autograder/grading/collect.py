@@ -1,6 +1,8 @@
 """``python -m autograder collect SOURCE``: turn a folder or an LMS zip into nbgrader's ``submitted/``.
 
-``SOURCE`` is a folder or a ``.zip`` (zips inside it are opened too, one level deep). Recognised layouts:
+``SOURCE`` is a folder or a ``.zip`` (zips inside it are opened too, one level deep). Recognised layouts,
+read from the *top-level* name of each entry, which the LMS writes (what a student named a file is
+never more than the tail after that prefix, or a file inside the student's own folder):
 
 =====================  ====================================================================
 nbgrader               ``<student>/<assignment>/*.ipynb`` (with ``timestamp.txt``), or an exchange
@@ -13,41 +15,68 @@ per-student folders    ``<student>/**.ipynb``
 flat files             ``<student>.ipynb`` or ``<student>_<anything>.ipynb``
 =====================  ====================================================================
 
-A custom layout can be given as a regular expression with named groups ``student`` (and optionally
-``assignment``) matched against each file's path inside ``SOURCE`` (``--pattern``).
+When a name fits several layouts (a Canvas file whose tail, chosen by the student, looks like a
+Blackboard or Moodle name), the reading with the shortest prefix is the LMS's: the LMS writes its
+prefix first, and a longer reading would take part of the student's file name for it. A custom layout can be given as a regular expression
+with named groups ``student`` (and optionally ``assignment``) matched against each file's path inside
+``SOURCE`` (``--pattern``).
+
+The LMS's user id (Canvas user id, Moodle participant id, Blackboard or GitHub user name) is kept in
+``collect.json`` and, for Canvas, in the gradebook's ``lms_user_id``, so ``export`` can write grade
+files the LMS imports. When the gradebook already knows a student with that LMS id (a roster import),
+the submission goes to that student; a submitter the roster does not list is collected and flagged.
 
 Which assignment a notebook belongs to is decided by its content: the nbgrader cell ids it holds,
 compared with the gradebook's record of every assignment; the file name is only a fallback. So a
 notebook renamed by the student or the LMS still lands where it belongs, under its proper name (the
 original name is kept in ``collect.json`` and the grader notes it). The submission time comes from
-the layout (Blackboard names, nbgrader ``timestamp.txt``), else from the zip entry or the file's
-modification time; when a student submitted more than once, the latest submission wins. Zip entries
-that would escape the extraction folder, or that expand beyond the size limit, are refused.
+the layout (Blackboard names, nbgrader ``timestamp.txt`` and exchange folders) or the LMS's zip entry,
+never from a student's own inner zip; when a student submitted more than once, the latest submission
+wins.
+
+Nothing a student sends can reach beyond its own submission: symbolic links (in folders, and zip
+entries with a link's mode bits) are refused and never followed; a zip entry with an absolute or
+``..`` path, an archive that expands beyond its size limit, or an unreadable archive is refused. A
+refused file is copied (when it is a plain file) to ``submitted/.quarantine/`` and listed with its
+reason in ``submitted/.collect.csv``; every other submission is collected as usual.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["Submission", "scan", "collect", "main"]
+__all__ = ["Submission", "scan", "collect", "main", "safe_id"]
 
-MAX_UNZIPPED = 2 << 30
-MAX_FILE = 200 << 20
+MAX_UNZIPPED = 2 << 30       # the whole download, expanded
+MAX_ARCHIVE = 512 << 20      # one student's own zip, expanded
+MAX_FILE = 200 << 20         # one file
+MAX_ENTRIES = 20000          # entries of one zip
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
+QUARANTINE = ".quarantine"
 
-_CANVAS = re.compile(r"^(?P<student>[^_/]+?)(?:_LATE)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$")
+_CANVAS = re.compile(r"^(?P<student>[^_/]+?)_(?P<late>LATE_)?(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$")
 _MOODLE = re.compile(r"^(?P<student>.+?)_(?P<uid>\d+)_assign(?:submission|feedback)_[a-z]+_(?P<file>.*)$")
-_BLACKBOARD = re.compile(r"^(?P<assignment>.+?)_(?P<student>[^_]+)_attempt_(?P<ts>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)(?:_(?P<file>.+))?$")
+_BLACKBOARD = re.compile(r"^(?P<assignment>.+?)_(?P<student>[^_]+)_attempt_"
+                         r"(?P<ts>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)(?:_(?P<file>.+))?$")
 _EXCHANGE = re.compile(r"^(?P<student>[^+]+)\+(?P<assignment>[^+]+)\+(?P<ts>[^+]+)(?:\+.*)?$")
+# most specific first: the order breaks ties between layouts that name equally many entries
+_LAYOUTS = ("nbgrader-exchange", "nbgrader", "moodle", "canvas", "blackboard", "github-classroom")
+
+
+class Refused(Exception):
+    """A file or archive that is not collected; the message is the reason."""
 
 
 @dataclass
@@ -58,7 +87,16 @@ class Submission:
     timestamp: datetime | None = None
     origin: str = ""                 # the file's path inside SOURCE
     layout: str = ""
+    lms_user_id: str | None = None   # the LMS's own id of the student
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Quarantined:
+    origin: str
+    reason: str
+    path: Path | None = None         # a plain file worth keeping for the instructor, when there is one
+    student: str = ""
 
 
 def safe_id(text: str) -> str:
@@ -67,100 +105,260 @@ def safe_id(text: str) -> str:
     return s or "unknown"
 
 
-def _extract(zpath: Path, dest: Path, budget: list[int], depth: int = 0) -> dict[str, datetime]:
-    """Extract ``zpath`` safely; returns the zip timestamps of the extracted files (relative paths)."""
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    mode = info.external_attr >> 16
+    return stat.S_ISLNK(mode)
+
+
+def _check_entries(zf: zipfile.ZipFile) -> None:
+    """Refuse a zip with an unsafe entry before anything is written."""
+    infos = zf.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise Refused(f"the zip has {len(infos)} entries (more than {MAX_ENTRIES})")
+    for info in infos:
+        name = info.filename.replace("\\", "/")
+        if name.startswith("/") or ".." in name.split("/") or ":" in name.split("/")[0]:
+            raise Refused(f"zip entry {name!r} has an unsafe path")
+        if _is_link(info):
+            raise Refused(f"zip entry {name!r} is a symbolic link")
+
+
+def _copy_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: list[int]) -> None:
+    """Write one entry, counting what it really expands to (a header can lie about the size)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with zf.open(info) as src, os.fdopen(fd, "wb") as out:
+        copied = 0
+        while True:
+            chunk = src.read(1 << 20)
+            if not chunk:
+                break
+            copied += len(chunk)
+            budget[0] -= len(chunk)
+            if copied > MAX_FILE:
+                raise Refused(f"zip entry {info.filename!r} is larger than {MAX_FILE >> 20} MiB")
+            if budget[0] < 0:
+                raise Refused("the zip expands beyond its size limit")
+            out.write(chunk)
+
+
+def _extract_inner(zpath: Path, dest: Path, budget: list[int]) -> None:
+    """A student's own zip: all of it, or nothing (``Refused`` says why)."""
+    own = [min(MAX_ARCHIVE, budget[0])]
+    try:
+        with zipfile.ZipFile(zpath) as zf:
+            _check_entries(zf)
+            declared = sum(i.file_size for i in zf.infolist())
+            if declared > own[0]:
+                raise Refused(f"the zip expands to {declared >> 20} MiB (limit {own[0] >> 20} MiB)")
+            for info in zf.infolist():
+                name = info.filename.replace("\\", "/")
+                if info.is_dir() or name.startswith("__MACOSX/"):
+                    continue
+                target = dest / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _copy_entry(zf, info, target, own)
+    except Refused:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError, ValueError) as e:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise Refused(f"the zip cannot be read ({type(e).__name__}: {e})") from None
+    budget[0] -= min(MAX_ARCHIVE, budget[0]) - own[0]
+
+
+def _extract(zpath: Path, dest: Path, budget: list[int] | None = None,
+             quarantine: list[Quarantined] | None = None, qdir: Path | None = None) -> dict[str, datetime]:
+    """Extract the download ``zpath`` into ``dest``; returns the zip timestamps of the extracted files.
+
+    An entry that cannot be extracted safely is left out and recorded in ``quarantine`` (a zip entry
+    with an unsafe path, a link, an oversized file, a bad inner zip); the rest is extracted. Without a
+    ``quarantine`` list an unsafe entry raises ``ValueError``.
+    """
+    budget = budget if budget is not None else [MAX_UNZIPPED]
+    strict = quarantine is None
+    quarantine = quarantine if quarantine is not None else []
     times: dict[str, datetime] = {}
+    dest.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zpath) as zf:
         for info in zf.infolist():
             name = info.filename.replace("\\", "/")
+            reason = None
             if name.startswith("/") or ".." in name.split("/") or ":" in name.split("/")[0]:
-                raise ValueError(f"zip entry {name!r} has an unsafe path; the zip was not extracted")
-            if info.is_dir() or name.startswith("__MACOSX/") or "/." in "/" + name:
+                reason = "unsafe path in the zip (absolute or with ..)"
+            elif info.is_dir() or name.startswith("__MACOSX/") or "/." in "/" + name:
                 continue
-            target = (dest / name).resolve()
-            if not str(target).startswith(str(dest.resolve()) + "/"):
-                raise ValueError(f"zip entry {name!r} would be written outside the extraction folder")
-            if info.file_size > MAX_FILE:
+            elif _is_link(info):
+                reason = "a symbolic link (refused, never followed)"
+            elif info.file_size > MAX_FILE:
+                reason = f"larger than {MAX_FILE >> 20} MiB"
+            if reason:
+                if strict:
+                    raise ValueError(f"zip entry {name!r}: {reason}")
+                quarantine.append(Quarantined(name, reason))
                 continue
-            budget[0] += info.file_size
-            if budget[0] > MAX_UNZIPPED:
-                raise ValueError("the zip expands beyond the size limit")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as out:
-                copied = 0
-                while True:
-                    chunk = src.read(1 << 20)
-                    if not chunk:
-                        break
-                    copied += len(chunk)
-                    if copied > MAX_FILE:
-                        raise ValueError(f"zip entry {name!r} is larger than it claims")
-                    out.write(chunk)
+            target = dest / name
             try:
-                times[name] = datetime(*info.date_time, tzinfo=timezone.utc)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _copy_entry(zf, info, target, budget)
+            except (Refused, OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError,
+                    NotImplementedError) as e:
+                target.unlink(missing_ok=True)
+                quarantine.append(Quarantined(name, str(e) if isinstance(e, Refused) else
+                                              f"cannot be extracted ({type(e).__name__}: {e})"))
+                if budget[0] < 0:
+                    raise ValueError("the download expands beyond the size limit; nothing after "
+                                     f"{name!r} was extracted") from None
+                continue
+            try:
+                when = datetime(*info.date_time, tzinfo=timezone.utc)
             except ValueError:
-                pass
-            if target.suffix.lower() == ".zip" and depth == 0:
+                when = None
+            if target.suffix.lower() == ".zip":
                 inner = target.with_suffix("")
-                inner_times = _extract(target, inner, budget, depth + 1)
-                for k, v in inner_times.items():
-                    times[str((inner / k).relative_to(dest))] = v
+                try:
+                    if inner.exists():
+                        raise Refused(f"{inner.name} exists beside the zip")
+                    _extract_inner(target, inner, budget)
+                except Refused as e:
+                    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+                    kept = (qdir / f"{stamp}_{len(quarantine):03d}_{safe_id(target.name)}") if qdir else None
+                    if kept is not None:
+                        kept.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.move(str(target), kept)
+                    quarantine.append(Quarantined(name, str(e), kept))
+                    target.unlink(missing_ok=True)
+                    continue
                 target.unlink()
+                # the student's own zip says nothing trustworthy about time: the LMS's entry time counts
+                if when is not None:
+                    for f in inner.rglob("*"):
+                        times[f.relative_to(dest).as_posix()] = when
+                continue
+            if when is not None:
+                times[name] = when
     return times
 
 
 def _mtime(p: Path) -> datetime:
-    return datetime.fromtimestamp(p.stat().st_mtime, tz=timezone.utc)
+    return datetime.fromtimestamp(p.lstat().st_mtime, tz=timezone.utc)
+
+
+def _walk(root: Path, quarantine: list[Quarantined]) -> list[Path]:
+    """Every notebook under ``root``, never following a link; links and odd files are refused."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        d = Path(dirpath)
+        for name in list(dirnames):
+            p = d / name
+            if name.startswith(".") or name == "__MACOSX":
+                dirnames.remove(name)
+            elif p.is_symlink():
+                dirnames.remove(name)
+                quarantine.append(Quarantined(p.relative_to(root).as_posix(),
+                                              "a symbolic link to a folder (refused, never followed)"))
+        for name in filenames:
+            p = d / name
+            if name.startswith("."):
+                continue
+            st = p.lstat()
+            rel = p.relative_to(root).as_posix()
+            if stat.S_ISLNK(st.st_mode):
+                quarantine.append(Quarantined(rel, "a symbolic link (refused, never followed)"))
+            elif not name.lower().endswith(".ipynb"):
+                continue
+            elif not stat.S_ISREG(st.st_mode):
+                quarantine.append(Quarantined(rel, "not a regular file"))
+            elif st.st_size > MAX_FILE:
+                quarantine.append(Quarantined(rel, f"larger than {MAX_FILE >> 20} MiB"))
+            else:
+                found.append(p)
+    return sorted(found)
+
+
+def _candidates(top: str, is_dir: bool, parts: tuple[str, ...], root: Path, known: set[str],
+                prefix: str | None) -> dict[str, dict]:
+    """Every layout the LMS-written top-level name ``top`` fits, with what it says."""
+    out: dict[str, dict] = {}
+    name = top[:-4] if top.lower().endswith(".zip") else top      # an extracted inner zip
+    if is_dir:
+        m = _EXCHANGE.match(name)
+        if m:
+            out["nbgrader-exchange"] = {"student": m.group("student"), "assignment": m.group("assignment"),
+                                        "timestamp": _parse_ts(m.group("ts")), "uid": m.group("student"),
+                                        "prefix": len(name)}
+        if len(parts) >= 3 and parts[1] in known:
+            out["nbgrader"] = {"student": name, "assignment": parts[1], "uid": None, "prefix": len(name)}
+        if prefix and name.startswith(prefix + "-") and len(name) > len(prefix) + 1:
+            user = name[len(prefix) + 1:]
+            out["github-classroom"] = {"student": user, "uid": user, "prefix": len(name)}
+    m = _MOODLE.match(name)
+    if m:
+        out["moodle"] = {"student": m.group("student"), "uid": m.group("uid"), "prefix": m.start("file")}
+    m = _CANVAS.match(name)
+    if m:
+        out["canvas"] = {"student": m.group("student"), "uid": m.group("uid"), "late": bool(m.group("late")),
+                         "prefix": m.start("file")}
+    m = _BLACKBOARD.match(name)
+    if m:
+        out["blackboard"] = {"student": m.group("student"), "uid": m.group("student"),
+                             "timestamp": datetime.strptime(m.group("ts"), "%Y-%m-%d-%H-%M-%S")
+                             .replace(tzinfo=timezone.utc),
+                             "prefix": m.start("file") if m.group("file") else len(name)}
+    return out
 
 
 def scan(root: Path, zip_times: dict[str, datetime] | None = None, pattern: str | None = None,
-         prefix: str | None = None, known_assignments: set[str] | None = None) -> list[Submission]:
-    """Find the notebooks under ``root`` and who submitted them."""
+         prefix: str | None = None, known_assignments: set[str] | None = None,
+         quarantine: list[Quarantined] | None = None) -> list[Submission]:
+    """Find the notebooks under ``root`` and who submitted them (see the module docstring)."""
     zip_times = zip_times or {}
     known = known_assignments or set()
+    quarantine = quarantine if quarantine is not None else []
     rx = re.compile(pattern) if pattern else None
+    base = root
+    walked: list[Quarantined] = []
+    notebooks = _walk(base, walked)
+    for q in walked:
+        q.origin = (base / q.origin).relative_to(root).as_posix()
+        q.student = ""
+    quarantine += walked
+
+    entries: dict[str, dict[str, dict]] = {}
+    for nb in notebooks:
+        parts = nb.relative_to(base).parts
+        if parts[0] not in entries:
+            entries[parts[0]] = _candidates(parts[0], len(parts) > 1, parts, base, known, prefix)
+    votes = {lay: sum(lay in c for c in entries.values()) for lay in _LAYOUTS}
+
     out: list[Submission] = []
-    for nb in sorted(root.rglob("*.ipynb")):
-        rel = nb.relative_to(root)
-        parts = rel.parts
-        if any(p.startswith(".") or p == "__MACOSX" for p in parts):
-            continue
-        relstr = "/".join(parts)
+    for nb in notebooks:
+        parts = nb.relative_to(base).parts
+        relstr = nb.relative_to(root).as_posix()
         ts = zip_times.get(relstr)
         sub = None
         if rx is not None:
             m = rx.search(relstr)
             if m and m.groupdict().get("student"):
                 sub = Submission(safe_id(m.group("student")), nb, m.groupdict().get("assignment"), layout="pattern")
-        if sub is None and len(parts) >= 3 and (root / parts[0] / parts[1]).is_dir() and parts[1] in known:
-            sub = Submission(safe_id(parts[0]), nb, parts[1], layout="nbgrader")
-            stamp = root / parts[0] / parts[1] / "timestamp.txt"
-            if stamp.exists():
-                sub.timestamp = _parse_ts(stamp.read_text().strip())
-        if sub is None and len(parts) >= 2:
-            m = _EXCHANGE.match(parts[0])
-            if m:
-                sub = Submission(safe_id(m.group("student")), nb, m.group("assignment"), _parse_ts(m.group("ts")),
-                                 layout="nbgrader-exchange")
         if sub is None:
-            for i, part in enumerate(parts):
-                m = _MOODLE.match(part)
-                if m:
-                    sub = Submission(safe_id(m.group("student")), nb, layout="moodle")
-                    break
-        if sub is None:
-            m = _BLACKBOARD.match(parts[-1])
-            if m:
-                sub = Submission(safe_id(m.group("student")), nb, layout="blackboard",
-                                 timestamp=datetime.strptime(m.group("ts"), "%Y-%m-%d-%H-%M-%S").replace(tzinfo=timezone.utc))
-        if sub is None:
-            m = _CANVAS.match(parts[-1])
-            if m:
-                sub = Submission(safe_id(m.group("student")), nb, layout="canvas")
-                if "_LATE_" in parts[-1]:
+            cands = entries[parts[0]]
+            if cands:
+                # The LMS's prefix comes first and ends where the student's own file name starts, so
+                # of two readings the one with the shorter prefix is the LMS's (a longer one would be
+                # made of the student's file name); then the download's prevailing layout.
+                lay = min(cands, key=lambda k: (cands[k]["prefix"], -votes[k], _LAYOUTS.index(k)))
+                c = cands[lay]
+                sub = Submission(safe_id(c["student"]), nb, c.get("assignment"), c.get("timestamp"), layout=lay,
+                                 lms_user_id=c.get("uid"))
+                if lay == "nbgrader":
+                    stamp = base / parts[0] / parts[1] / "timestamp.txt"
+                    if stamp.is_file() and not stamp.is_symlink():
+                        sub.timestamp = _parse_ts(stamp.read_text(errors="replace")[:100])
+                if c.get("late"):
                     sub.notes.append("marked late by Canvas")
-        if sub is None and prefix and parts[0].startswith(prefix + "-"):
-            sub = Submission(safe_id(parts[0][len(prefix) + 1:]), nb, layout="github-classroom")
+                if len(cands) > 1:
+                    sub.notes.append(f"name read as {lay} (the download's layout), not as "
+                                     + ", ".join(k for k in cands if k != lay))
         if sub is None and len(parts) >= 2:
             sub = Submission(safe_id(parts[0]), nb, parts[1] if len(parts) >= 3 and parts[1] in known else None,
                              layout="folders")
@@ -211,7 +409,7 @@ def identify(path: Path, catalogue: dict[str, dict[str, set[str]]]) -> tuple[str
     if best_n:
         return best[0], best[1], "content"
     stem = re.sub(r"[-_ ]?\(?\d+\)?$", "", path.stem).lower()        # file-1, file (2)
-    norm = lambda s: re.sub(r"[^a-z0-9]", "", s.lower())
+    norm = lambda s: re.sub(r"[^a-z0-9]", "", s.lower())  # noqa: E731
     for a, nbs in sorted(catalogue.items(), key=lambda kv: -len(kv[0])):
         for nb_name in nbs:
             if norm(nb_name) and (norm(nb_name) in norm(stem) or norm(stem).endswith(norm(nb_name))):
@@ -232,25 +430,94 @@ def catalogue_from_gradebook(cfg) -> dict[str, dict[str, set[str]]]:
     return out
 
 
+def _students(cfg) -> tuple[dict[str, object], bool]:
+    """The gradebook's students (id -> (lms_user_id)) and whether a roster with names was imported."""
+    from nbgrader.api import Gradebook
+
+    from .gradebook import course_dir
+
+    cd = course_dir(cfg)
+    with Gradebook(cd.db_url, cd.course_id) as gb:
+        rows = {s.id: s.lms_user_id for s in gb.students}
+        roster = any(s.first_name or s.last_name or s.email for s in gb.students)
+    return rows, roster
+
+
+def _resolve_identities(found: list[Submission], known: dict[str, str | None]) -> None:
+    """Map LMS ids to the gradebook's students; keep two people with one name apart."""
+    by_lms = {(v or ""): k for k, v in known.items() if v}
+    names: dict[str, set[str]] = {}
+    for sub in found:
+        if sub.layout in ("canvas", "moodle") and sub.lms_user_id:
+            names.setdefault(sub.student, set()).add(sub.lms_user_id)
+    for sub in found:
+        if sub.layout not in ("canvas", "moodle") or not sub.lms_user_id:
+            continue
+        if sub.layout == "canvas" and sub.lms_user_id in by_lms:
+            if by_lms[sub.lms_user_id] != sub.student:
+                sub.notes.append(f"{sub.student!r} is {by_lms[sub.lms_user_id]!r} in the gradebook (same LMS id)")
+            sub.student = by_lms[sub.lms_user_id]
+            continue
+        taken = known.get(sub.student)
+        clash = len(names.get(sub.student, ())) > 1 or (sub.layout == "canvas" and taken and taken != sub.lms_user_id)
+        if clash:
+            new = safe_id(f"{sub.student}_{sub.lms_user_id}")
+            sub.notes.append(f"another student is also named {sub.student!r}: collected as {new!r}")
+            sub.student = new
+
+
+def _record_lms_ids(cfg, ids: dict[str, str]) -> None:
+    """Keep each Canvas student's user id in the gradebook (nbgrader's ``Student.lms_user_id``)."""
+    if not ids:
+        return
+    from nbgrader.api import Gradebook
+
+    from .gradebook import course_dir
+
+    cd = course_dir(cfg)
+    with Gradebook(cd.db_url, cd.course_id) as gb:
+        for student, uid in ids.items():
+            try:
+                s = gb.find_student(student)
+                if not s.lms_user_id:
+                    s.lms_user_id = uid
+                    gb.db.commit()
+            except Exception:
+                gb.db.rollback()
+                gb.update_or_create_student(student, lms_user_id=uid)
+
+
+HEADER = ["student", "assignment", "notebook", "origin", "layout", "identified_by", "timestamp", "status",
+          "lms_user_id", "notes"]
+
+
 def collect(cfg, source: Path, pattern: str | None = None, prefix: str | None = None, force: bool = False,
             log=print) -> dict:
     from .gradebook import course_dir
 
     cd = course_dir(cfg)
     catalogue = catalogue_from_gradebook(cfg)
+    base = Path(cd.root) / cd.submitted_directory
+    qdir = base / QUARANTINE
+    quarantine: list[Quarantined] = []
     tmp = None
     zip_times: dict[str, datetime] = {}
     source = Path(source)
     if source.is_file() and zipfile.is_zipfile(source):
         tmp = Path(tempfile.mkdtemp(prefix="ag-collect-"))
-        zip_times = _extract(source, tmp, [0])
+        try:
+            zip_times = _extract(source, tmp, [MAX_UNZIPPED], quarantine, qdir)
+        except ValueError as e:
+            quarantine.append(Quarantined(source.name, str(e)))
         root = tmp
     elif source.is_dir():
         root = source
     else:
         raise SystemExit(f"{source} is neither a folder nor a zip file")
     try:
-        found = scan(root, zip_times, pattern, prefix, set(catalogue))
+        found = scan(root, zip_times, pattern, prefix, set(catalogue), quarantine)
+        known, has_roster = _students(cfg)
+        _resolve_identities(found, known)
         chosen: dict[tuple[str, str, str], tuple[Submission, str]] = {}
         unmatched = []
         for sub in found:
@@ -261,6 +528,8 @@ def collect(cfg, source: Path, pattern: str | None = None, prefix: str | None = 
             if a is None:
                 unmatched.append(sub)
                 continue
+            if has_roster and sub.student not in known:
+                sub.notes.append("not on the roster")
             key = (sub.student, a, nb_name)
             prev = chosen.get(key)
             if prev is None or (sub.timestamp or datetime.min.replace(tzinfo=timezone.utc)) > \
@@ -268,46 +537,86 @@ def collect(cfg, source: Path, pattern: str | None = None, prefix: str | None = 
                 if prev is not None:
                     sub.notes.append(f"replaces an earlier submission ({prev[0].origin})")
                 chosen[key] = (sub, how)
-        base = Path(cd.root) / cd.submitted_directory
         rows, written = [], 0
+        canvas_ids: dict[str, str] = {}
         for (student, a, nb_name), (sub, how) in sorted(chosen.items()):
             dest = base / student / a
             target = dest / f"{nb_name}.ipynb"
             stamp = dest / "timestamp.txt"
+            row = [student, a, nb_name, sub.origin, sub.layout, how, sub.timestamp]
             if target.exists() and not force and stamp.exists():
                 old = _parse_ts(stamp.read_text())
                 if old and sub.timestamp and old >= sub.timestamp:
-                    rows.append([student, a, nb_name, sub.origin, sub.layout, how, sub.timestamp, "kept newer existing"])
+                    rows.append(row + ["kept newer existing", sub.lms_user_id or "", "; ".join(sub.notes)])
                     continue
             dest.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(sub.path, target)
+            try:
+                _copy_regular(sub.path, target)
+            except Refused as e:
+                quarantine.append(Quarantined(sub.origin, str(e), student=student))
+                continue
             ts = sub.timestamp or datetime.now(timezone.utc)
             stamp.write_text(ts.strftime(TS_FORMAT))
             meta_path = dest / "collect.json"
-            meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+            try:
+                meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+            except ValueError:
+                meta = {}
             meta[nb_name] = {"original_name": sub.path.name, "origin": sub.origin, "layout": sub.layout,
                              "identified_by": how, "renamed": sub.path.name != f"{nb_name}.ipynb",
-                             "notes": sub.notes}
+                             "lms_user_id": sub.lms_user_id, "notes": sub.notes}
             meta_path.write_text(json.dumps(meta, indent=1))
+            if sub.layout == "canvas" and sub.lms_user_id:
+                canvas_ids[student] = sub.lms_user_id
             written += 1
-            rows.append([student, a, nb_name, sub.origin, sub.layout, how, ts, "; ".join(sub.notes)])
+            row[6] = ts
+            rows.append(row + ["collected", sub.lms_user_id or "", "; ".join(sub.notes)])
+        _record_lms_ids(cfg, canvas_ids)
         report = base / ".collect.csv"
         base.mkdir(parents=True, exist_ok=True)
         with report.open("w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["student", "assignment", "notebook", "origin", "layout", "identified_by", "timestamp", "notes"])
+            w.writerow(HEADER)
             w.writerows(rows)
             for sub in unmatched:
-                w.writerow([sub.student, "", "", sub.origin, sub.layout, "unmatched", sub.timestamp,
-                            "no assignment matched (not a notebook of this course?)"])
+                w.writerow([sub.student, "", "", sub.origin, sub.layout, "unmatched", sub.timestamp, "unmatched",
+                            sub.lms_user_id or "", "no assignment matched (not a notebook of this course?)"])
+            for q in quarantine:
+                kept = f"; kept as {q.path.relative_to(base)}" if q.path is not None else ""
+                w.writerow([q.student, "", "", q.origin, "", "", "", "quarantined", "", q.reason + kept])
         students = {r[0] for r in rows}
+        not_listed = sorted({r[0] for r in rows if "not on the roster" in r[-1]})
         log(f"collected {written} notebook(s) from {len(students)} student(s) into {base}"
-            + (f"; {len(unmatched)} file(s) matched no assignment (see {report})" if unmatched else ""))
+            + (f"; {len(unmatched)} file(s) matched no assignment" if unmatched else "")
+            + (f"; {len(quarantine)} file(s) refused and quarantined" if quarantine else "")
+            + (f" (see {report})" if unmatched or quarantine else ""))
+        for q in quarantine:
+            log(f"  quarantined {q.origin}: {q.reason}")
+        if not_listed:
+            log(f"  not on the roster: {', '.join(not_listed)}")
         return {"written": written, "students": sorted(students), "unmatched": [s.origin for s in unmatched],
-                "rows": rows}
+                "rows": rows, "quarantined": [(q.origin, q.reason) for q in quarantine], "not_on_roster": not_listed}
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _copy_regular(src: Path, dst: Path) -> None:
+    """Copy a regular file without following a link at ``src`` (checked on the open file itself)."""
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as e:
+        raise Refused(f"cannot be opened without following a link ({e.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise Refused("not a regular file")
+        if st.st_size > MAX_FILE:
+            raise Refused(f"larger than {MAX_FILE >> 20} MiB")
+        tmp = dst.with_name(dst.name + ".part")
+        with open(tmp, "wb") as out:
+            shutil.copyfileobj(f, out, 1 << 20)
+        os.replace(tmp, dst)
 
 
 def main(argv: list[str] | None = None) -> int:
