@@ -18,6 +18,10 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 c.CourseDirectory.db_url = os.environ.get(
     "NBGRADER_DB_URL", f"sqlite:///{ROOT / '.nbgrader' / 'gradebook.db'}")
+if not os.environ.get("NBGRADER_DB_URL"):
+    # SQLite creates the file but not its folder: a fresh clone has no .nbgrader/ yet, and stock
+    # `nbgrader generate_assignment` would fail after deleting the release folder.
+    (ROOT / ".nbgrader").mkdir(exist_ok=True)
 # Data files and checkpoints beside a notebook are released with it; caches are not.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 
@@ -37,8 +41,34 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 
-# No JupyterHub exchange: releases are handed out from notebooks/ directly.
-c.Exchange.root = str(ROOT / ".nbgrader" / "exchange")
+
+def _exchange_set_elsewhere() -> bool:
+    """Whether a system-wide or user nbgrader config (nbgrader's search path: ~/.jupyter,
+    {sys.prefix}/etc/jupyter, /etc/jupyter, JUPYTER_CONFIG_DIR, JUPYTER_CONFIG_PATH) sets Exchange.root."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
+
+    here = Path(__file__).resolve()
+    for folder in jupyter_config_path():
+        for loader in (PyFileConfigLoader, JSONFileConfigLoader):
+            name = "nbgrader_config.py" if loader is PyFileConfigLoader else "nbgrader_config.json"
+            path = Path(folder) / name
+            if not path.is_file() or path.resolve() in (here, ROOT / "nbgrader_config.py"):
+                continue
+            try:
+                cfg = loader(name, path=str(folder)).load_config()
+            except Exception:
+                continue
+            if "Exchange" in cfg and "root" in cfg.Exchange:
+                return True
+    return False
+
+
+# On JupyterHub the exchange is the system-wide one (the hub's /etc/jupyter/nbgrader_config.py): it is
+# kept. Elsewhere there is no exchange: releases are handed out from notebooks/, and a folder inside the
+# course keeps nbgrader's exchange commands and the Assignments tab working without one.
+if not _exchange_set_elsewhere():
+    c.Exchange.root = str(ROOT / ".nbgrader" / "exchange")
 
 # The student version drops the test suite's nbval markers and names the kernel as JupyterLab does.
 from autograder.release_filters import StudentView  # noqa: E402

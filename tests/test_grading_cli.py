@@ -1,13 +1,18 @@
-"""The instructor's path through the command line, as the README gives it: an LMS zip is collected,
-graded with two workers, turned into feedback pages and exported, and a student checks a notebook
-before submitting. Each command runs as ``python -m autograder ...`` in its own process."""
+"""The instructor's path through the command line, as the README gives it: a class list is imported,
+an LMS zip is collected (with a submission that links to the solution, which is refused), graded with
+two workers, turned into feedback pages and exported with the deadline, a "zero" late penalty from the
+user's nbgrader config, a grace period and an extension; the grade files Canvas imports carry the LMS
+ids; and a student checks a notebook before submitting. A grader that cannot start a kernel stops at
+calibration with the cause. Each command runs as ``python -m autograder ...`` in its own process."""
 from __future__ import annotations
 
 import csv
 import os
+import stat
 import subprocess
 import sys
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -21,10 +26,14 @@ pytestmark = pytest.mark.xdist_group("grading")
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "NBGRADER_DB_URL"}
-    proc = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=REPO, env=env, text=True,
-                          capture_output=True, timeout=600)
+def _run(*args: str, ok: bool = True, config: Path | None = None, cmd: list[str] | None = None,
+         cwd: Path = REPO) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_DB_URL", "JUPYTER_CONFIG_PATH")}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    if config is not None:
+        env["JUPYTER_CONFIG_DIR"] = str(config)          # the user's ~/.jupyter
+    proc = subprocess.run((cmd or [sys.executable, "-m", "autograder"]) + list(args), cwd=cwd, env=env,
+                          text=True, capture_output=True, timeout=600)
     if ok:
         assert proc.returncode == 0, f"{args}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -36,13 +45,26 @@ def _notebook(released: Path, answers: dict[str, str]) -> bytes:
     return nbformat.writes(nb).encode()
 
 
+def _config(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "nbgrader_config.py").write_text("c = get_config()\n" + text)
+    return folder
+
+
+def _grades(course) -> dict[str, dict]:
+    with open(course["root"] / "exports" / "grades.csv", newline="") as f:
+        return {r["student"]: r for r in csv.DictReader(f)}
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     root = tmp / "course"
     make_course(root)
     released = root / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    # A Canvas download: <name>_<userid>_<submissionid>_<file>; dana's file was renamed by the LMS.
+    solution = root / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    # A Canvas download: <name>_<userid>_<submissionid>_<file>; dana's file was renamed by the LMS;
+    # eve's is a link to the course's solution (a zip entry with a link's mode bits).
     z = tmp / "submissions.zip"
     with zipfile.ZipFile(z, "w") as zf:
         for name, answers in (("alice_101_201_fx_ops.ipynb", CORRECT),
@@ -50,15 +72,27 @@ def course(tmp_path_factory):
                               ("carol_103_203_fx_ops.ipynb", mixed(ex3_affine=WRONG["ex3_affine"])),
                               ("dana_104_204_homework-1.ipynb", CORRECT)):
             zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 5, 1, 12, 0, 0)), _notebook(released, answers))
+        link = zipfile.ZipInfo("eve_105_205_fx_ops.ipynb", date_time=(2024, 5, 1, 12, 0, 0))
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, str(solution))
         zf.writestr("notes.txt", "not a notebook")
-    return {"root": root, "zip": z, "released": released, "tmp": tmp}
+    # the class list, as Canvas exports it: Canvas user ids and SIS logins; frank submits nothing
+    roster = tmp / "roster.csv"
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n"
+                      "    Points Possible,,,,\n"
+                      '"Liddell, Alice",101,,alice,A\n"Builder, Bob",102,,bob,A\n'
+                      '"Jones, Carol",103,,carol,A\n"Smith, Frank",106,,frank,A\n')
+    return {"root": root, "zip": z, "released": released, "tmp": tmp, "roster": roster}
 
 
 def test_collect_grade_feedback_export(course):
     root = str(course["root"])
+    _run("roster", str(course["roster"]), "--root", root)
     out = _run("collect", str(course["zip"]), "--root", root).stdout
     for student in ("alice", "bob", "carol", "dana"):
         assert (course["root"] / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists(), out
+    assert not (course["root"] / "submitted" / "eve").exists(), out
+    assert "quarantined eve_105_205_fx_ops.ipynb: a symbolic link" in out and "not on the roster: dana" in out, out
 
     graded = _run("grade", "--root", root, "--workers", "2", "--cell-timeout", "20").stdout
     assert "isolation:" in graded, graded
@@ -72,13 +106,67 @@ def test_collect_grade_feedback_export(course):
 
     _run("export", "--root", root)
     exports = course["root"] / "exports"
-    with open(exports / "grades.csv", newline="") as f:
-        rows = {r["student"]: r for r in csv.DictReader(f)}
+    rows = _grades(course)
     scores = {s: float(r["score"]) for s, r in rows.items()}
-    assert scores == {"alice": 100.0, "bob": 0.0, "carol": 65.0, "dana": 100.0}, (scores, graded, again)
+    assert scores == {"alice": 100.0, "bob": 0.0, "carol": 65.0, "dana": 100.0, "frank": 0.0}, (scores, graded, again)
+    assert rows["frank"]["submitted"] == "0" and rows["dana"]["on_roster"] == "0" and rows["alice"]["on_roster"] == "1"
+    assert rows["alice"]["lms_user_id"] == "101" and rows["dana"]["lms_user_id"] == "104"
     assert (exports / "exercises.csv").exists() and (exports / "score_distribution.png").stat().st_size > 1000
     assert (exports / "grades_wide.csv").exists()
     assert "grading 0 submission(s)" in again and "4 already graded and unchanged" in again, again
+    # Canvas's gradebook import: Student, ID (the Canvas user id), SIS ids, Section, one column per assignment
+    with open(exports / "canvas.csv", newline="") as f:
+        canvas = list(csv.reader(f))
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
+    assert canvas[1][0] == "Points Possible" and canvas[1][-1] == "100"
+    by_id = {r[1]: r for r in canvas[2:]}
+    assert by_id["101"][0] == "Liddell, Alice" and by_id["101"][-1] == "100" and by_id["106"][-1] == "0"
+    assert by_id["104"][3] == "dana"
+
+
+def test_deadlines_penalties_and_extensions_in_every_export(course):
+    """Due date in the gradebook, nbgrader's "zero" penalty from the user's config, a grace period,
+    and an extension for carol: the course's export and stock ``nbgrader export`` agree."""
+    from nbgrader.api import Gradebook
+
+    root = course["root"]
+    db = f"sqlite:///{root / '.nbgrader' / 'gradebook.db'}"
+    with Gradebook(db, "dlnlp") as gb:          # as `nbgrader db assignment add fx_ops --duedate=...`
+        gb.update_or_create_assignment(ASSIGNMENT, duedate=datetime(2024, 5, 1, 11, 0, 0))
+    (root / "extensions.csv").write_text("student,assignment,extension\ncarol,fx_ops,2h\n")
+    zero = _config(course["tmp"] / "zero", 'c.LateSubmissionPlugin.penalty_method = "zero"\n'
+                                            "c.Deadlines.grace_minutes = 30\n")
+    _run("export", "--root", str(root), config=zero)
+    rows = _grades(course)
+    assert {s: float(r["score"]) for s, r in rows.items()} == \
+        {"alice": 0.0, "bob": 0.0, "carol": 65.0, "dana": 0.0, "frank": 0.0}, rows
+    assert float(rows["alice"]["raw_score"]) == 100 and float(rows["alice"]["late_penalty"]) == 100
+    assert rows["alice"]["seconds_late"] == "3600" and rows["carol"]["seconds_late"] == "0"
+    # stock nbgrader reads the same gradebook (the penalties were written back) and gives the same scores
+    nb_csv = course["tmp"] / "nbgrader_grades.csv"
+    _run("export", f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db}", f"--to={nb_csv}",
+         config=zero, cmd=[str(Path(sys.executable).parent / "nbgrader")], cwd=course["tmp"])
+    with open(nb_csv, newline="") as f:
+        stock = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
+    assert stock == {s: float(r["score"]) for s, r in rows.items()}, stock
+    # a grace period longer than the delay: no penalty, at the next export
+    grace = _config(course["tmp"] / "grace", 'c.LateSubmissionPlugin.penalty_method = "zero"\n'
+                                              "c.Deadlines.grace_minutes = 90\n")
+    _run("export", "--root", str(root), config=grace)
+    assert float(_grades(course)["alice"]["score"]) == 100
+
+
+def test_a_grader_that_cannot_start_a_kernel_stops_at_calibration(course):
+    """A kernel that cannot start (here: a memory cap too small to import the course) must not give
+    every student 0 with exit status 0: calibration stops the batch and shows the kernel's error."""
+    before = _grades(course)
+    proc = _run("grade", "--root", str(course["root"]), "--force", "--workers", "1", "--memory", "40", ok=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "calibration failed for fx_ops" in proc.stderr and "kernel_start_failed" in proc.stderr, proc.stderr
+    assert "Traceback" in proc.stderr or "Error" in proc.stderr, proc.stderr
+    assert "grading 0 submission" not in proc.stdout and "[1/" not in proc.stdout, proc.stdout
+    _run("export", "--root", str(course["root"]))
+    assert {s: r["raw_score"] for s, r in _grades(course).items()} == {s: r["raw_score"] for s, r in before.items()}
 
 
 def test_student_self_check(course, tmp_path):

@@ -8,7 +8,10 @@ so an interrupted run resumes where it stopped (``--force`` regrades).
 
 Before the first student, each assignment is *calibrated*: the instructor's own notebook is graded
 as a submission; a test cell that the solution cannot pass sealed is graded in the student's kernel
-instead (as plain nbgrader does) and reported, so that its author can make it sealable.
+instead (as plain nbgrader does) and reported, so that its author can make it sealable. The solution
+must then score full marks: when it does not (a kernel that cannot start, an environment that cannot
+import the course, a limit too tight, a test the solution fails), no student is graded and ``grade``
+exits with status 3 and the cause (the flags and the errors of the cells that lost points).
 """
 from __future__ import annotations
 
@@ -29,7 +32,16 @@ from .gradebook import (assignment_spec, course_dir, load_config, read_timestamp
 from .pool import WorkerPool, run_jobs
 from .sandbox import Limits
 
-__all__ = ["main", "grade_all", "calibrate", "limits_from", "add_limit_args"]
+__all__ = ["main", "grade_all", "calibrate", "limits_from", "add_limit_args", "CalibrationError"]
+
+# flags of the instructor's own notebook that mean the grader, not the tests, failed
+FATAL = {"kernel_start_failed", "kernel_died", "kernel_lost", "kernel_restarted", "grader_crash", "job_timeout",
+         "grader_error", "cell_timeout", "notebook_timeout", "memory_limit", "missing_notebook", "invalid_json",
+         "invalid_notebook", "empty_file", "unreadable_file", "not_a_notebook", "protocol_violation"}
+
+
+class CalibrationError(RuntimeError):
+    """The instructor's notebook does not score full marks: grading the students would be wrong."""
 
 
 def add_limit_args(p: argparse.ArgumentParser, cfg_timeout: float | None = None) -> None:
@@ -100,8 +112,11 @@ def calibrate(cfg, specs: dict[str, AssignmentSpec], limits: Limits, isolation: 
         jobs.append({"spec": spec.to_dict(), "student": "__calibration__", "folder": str(folder),
                      "limits": limits.as_dict(), "isolation": isolation, "timestamp": None})
 
+    results: dict[str, dict] = {}
+
     def done(job, result):
         name = job["spec"]["name"]
+        results[name] = result
         unsealed, failing = {}, []
         for nbname, entry in result["notebooks"].items():
             bad = [g for g, (s, m) in entry["scores"].items() if s is None or s < m]
@@ -111,19 +126,48 @@ def calibrate(cfg, specs: dict[str, AssignmentSpec], limits: Limits, isolation: 
                "unsealed": unsealed, "score": result.get("score"), "max_score": result.get("max_score"),
                "benign_violations": {n: e.get("violations", []) for n, e in result["notebooks"].items()},
                "seconds": result.get("seconds"), "flags": [f for e in result["notebooks"].values() for f in e["flags"]]}
-        path = _calibration_path(cfg, specs[name])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(rep, indent=1))
         report[name] = rep
 
-    if jobs:
-        log(f"calibrating {len(jobs)} assignment(s): grading the instructor's notebooks as submissions")
+    def run(batch):
+        if not batch:
+            return
         timeout = lambda j: limits.notebook_timeout * 2 + 600  # noqa: E731
         if pool is not None:
-            pool.run(jobs, done, timeout)
+            pool.run(batch, done, timeout)
         else:
-            run_jobs(jobs, workers, done, timeout)
-    shutil.rmtree(tmp, ignore_errors=True)
+            run_jobs(batch, workers, done, timeout)
+
+    try:
+        if jobs:
+            log(f"calibrating {len(jobs)} assignment(s): grading the instructor's notebooks as submissions")
+            run(jobs)
+        fresh = [j["spec"]["name"] for j in jobs]
+        for name in fresh:
+            if name not in results:
+                raise CalibrationError(f"calibration of {name} returned no result (the grading worker failed)")
+            _check_calibration(name, results[name], report[name], sealed=True)
+        # Test cells graded in the kernel instead: the solution must pass them there.
+        verify = []
+        for name in fresh:
+            if any(report[name]["unsealed"].values()):
+                spec = _apply_calibration(AssignmentSpec.from_dict(specs[name].to_dict()), report[name])
+                verify.append({"spec": spec.to_dict(), "student": "__calibration__",
+                               "folder": next(j["folder"] for j in jobs if j["spec"]["name"] == name),
+                               "limits": limits.as_dict(), "isolation": isolation, "timestamp": None})
+        sealed_reports = {name: report[name] for name in fresh}
+        if verify:
+            run(verify)
+            for job in verify:
+                name = job["spec"]["name"]
+                _check_calibration(name, results[name], report[name], sealed=False)
+                sealed_reports[name]["verified_score"] = report[name]["score"]
+                report[name] = sealed_reports[name]
+        for name in fresh:
+            path = _calibration_path(cfg, specs[name])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report[name], indent=1))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     for name, rep in report.items():
         specs[name] = _apply_calibration(specs[name], rep)
         n_bad = sum(len(v) for v in rep["unsealed"].values())
@@ -134,6 +178,54 @@ def calibrate(cfg, specs: dict[str, AssignmentSpec], limits: Limits, isolation: 
                     "sealable): " + ", ".join(g for v in rep["unsealed"].values() for g in v))
         log(msg)
     return report
+
+
+def _cell_errors(entry: dict, cells: list[str]) -> list[str]:
+    """``cell: error`` for each of ``cells`` in a graded notebook, from its error outputs."""
+    import nbformat
+
+    out = []
+    try:
+        nb = nbformat.reads(entry.get("autograded") or "", as_version=4)
+    except Exception:
+        return out
+    for cell in nb.cells:
+        gid = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+        if gid in cells:
+            errs = [f"{o.get('ename')}: {str(o.get('evalue'))[:300]}" for o in cell.get("outputs", [])
+                    if o.get("output_type") == "error"]
+            out.append(f"{gid}: {errs[0] if errs else 'no points (no error output)'}")
+    return out
+
+
+def _check_calibration(name: str, result: dict, rep: dict, sealed: bool) -> None:
+    """Raise :class:`CalibrationError` with the cause unless the instructor's notebook graded cleanly
+    (``sealed``: the first run, whose failing test cells are retried in the kernel) or scored full marks."""
+    flags = list(result.get("flags", [])) + [f for e in result["notebooks"].values() for f in e["flags"]]
+    fatal = [f for f in flags if f.get("code") in FATAL]
+    full = result.get("score") is not None and result.get("score") >= (result.get("max_score") or 0) - 1e-9
+    if not fatal and (sealed or full):
+        return
+    lines = [f"calibration failed for {name}: the instructor's notebook scores "
+             f"{result.get('score') or 0:g}/{result.get('max_score') or 0:g}"
+             + ("" if sealed else " with its unsealed tests graded in the kernel")
+             + "; no submission was graded."]
+    for f in flags:
+        if f.get("code") in FATAL or f.get("code") == "instructor_notebook_error":
+            lines.append(f"  {f['code']}: {f.get('message', '')}")
+    for nbname, entry in result["notebooks"].items():
+        bad = [g for g, (s, m) in entry["scores"].items() if s is None or s < m]
+        errors = _cell_errors(entry, bad)
+        causes = {e.split(": ", 1)[-1] for e in errors}
+        if len(errors) > 1 and len(causes) == 1:
+            lines.append(f"  {nbname}, all {len(errors)} test cells that lost points: {causes.pop()}")
+        else:
+            lines += [f"  {nbname} {err}" for err in errors]
+    if fatal:
+        lines.append("  The grader could not run the instructor's notebook: check the environment (the "
+                     "course's virtual environment, `python -m autograder check` on the solution) rather "
+                     "than the tests.")
+    raise CalibrationError("\n".join(lines))
 
 
 def _apply_calibration(spec: AssignmentSpec, rep: dict) -> AssignmentSpec:
@@ -233,8 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     cfg = load_config(args.root, args.db)
     limits = limits_from(args, cfg, args.workers)
-    summary = grade_all(cfg, args.assignments or None, args.student, args.workers, limits, args.isolation,
-                        args.force, not args.no_calibrate)
+    try:
+        summary = grade_all(cfg, args.assignments or None, args.student, args.workers, limits, args.isolation,
+                            args.force, not args.no_calibrate)
+    except CalibrationError as e:
+        print(e, file=sys.stderr)
+        return 3
     if args.feedback:
         from .feedback import generate_all
         generate_all(cfg, args.assignments or None, args.student)

@@ -23,16 +23,39 @@ __all__ = ["load_config", "course_dir", "assignment_spec", "record_result", "wri
            "submissions", "result_path", "read_timestamp"]
 
 
+def site_config():
+    """The nbgrader configuration found on nbgrader's own search path (``nbgrader --paths``: the
+    user's ``~/.jupyter``, ``{sys.prefix}/etc/jupyter``, ``/etc/jupyter``, ``JUPYTER_CONFIG_DIR`` and
+    ``JUPYTER_CONFIG_PATH``), merged with the same precedence nbgrader gives it."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config import Config
+    from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
+
+    from ..course import ROOT
+
+    cfg = Config()
+    for folder in reversed(jupyter_config_path()):          # the first folder has the last word
+        for loader, name in ((PyFileConfigLoader, "nbgrader_config.py"), (JSONFileConfigLoader, "nbgrader_config.json")):
+            path = Path(folder) / name
+            if path.is_file() and path.resolve() != (ROOT / name).resolve():
+                cfg.merge(loader(name, path=str(folder)).load_config())
+    return cfg
+
+
 def load_config(root: str | Path | None = None, db: str | None = None):
-    """The course's nbgrader configuration (``nbgrader_config.py``), optionally for another course
+    """The course's nbgrader configuration as nbgrader sees it: the system-wide and user configs
+    (:func:`site_config`), then the course's ``nbgrader_config.py``; optionally for another course
     root or gradebook."""
     from ..release import load_config as _load
 
-    cfg = _load(db_url=db)
+    cfg = site_config()
+    exchange_set = "Exchange" in cfg and "root" in cfg.Exchange
+    cfg.merge(_load(db_url=db))
     if root is not None:
         root = Path(root).resolve()
         cfg.CourseDirectory.root = str(root)
-        cfg.Exchange.root = str(root / ".nbgrader" / "exchange")
+        if not exchange_set:
+            cfg.Exchange.root = str(root / ".nbgrader" / "exchange")
         if db is None and not os.environ.get("NBGRADER_DB_URL"):
             # the same place as the course's own configuration (autograder/nbgrader_config.py)
             (root / ".nbgrader").mkdir(parents=True, exist_ok=True)
