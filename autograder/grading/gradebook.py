@@ -153,14 +153,28 @@ def result_path(cfg, student: str, assignment: str) -> Path:
 
 
 def write_outputs(cfg, result: dict) -> Path:
-    """The autograded notebooks and the result record under ``autograded/<student>/<assignment>/``."""
+    """The autograded notebooks and the result record under ``autograded/<student>/<assignment>/``.
+
+    The notebooks are written neutralised (:mod:`.neutralise`): nothing a student's outputs, Markdown or
+    metadata hold can run in the browser of whoever opens them (formgrader, JupyterLab, feedback). The
+    scores in the record and the gradebook come from the notebooks as graded."""
+    from .neutralise import neutralise_text
+
     cd = course_dir(cfg)
     dest = Path(cd.format_path(cd.autograded_directory, result["student"], result["assignment"]))
     dest.mkdir(parents=True, exist_ok=True)
+    release = Path(cd.format_path(cd.release_directory, ".", result["assignment"]))
     for name, entry in result["notebooks"].items():
         text = entry.get("autograded")
         if text:
-            (dest / f"{name}.ipynb").write_text(text)
+            target = dest / f"{name}.ipynb"
+            try:
+                target.write_text(neutralise_text(text, released_markdown(release / f"{name}.ipynb")))
+            except Exception as e:              # never leave an unneutralised copy behind
+                target.unlink(missing_ok=True)
+                entry.setdefault("flags", []).append({
+                    "code": "unneutralisable", "level": "review",
+                    "message": f"the graded notebook could not be made safe to open and was not written ({e})"})
     if result.get("timestamp"):
         (dest / "timestamp.txt").write_text(result["timestamp"])
     slim = dict(result)
@@ -168,6 +182,16 @@ def write_outputs(cfg, result: dict) -> Path:
                          for k, v in result["notebooks"].items()}
     (dest / "grading.json").write_text(json.dumps(slim, indent=1, sort_keys=True))
     return dest
+
+
+def released_markdown(path: Path) -> set[str]:
+    """The Markdown cells of a released notebook: the instructor's text, kept as it is when a graded
+    copy is neutralised."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:
+        return set()
+    return {c.source.strip() for c in nb.cells if c.cell_type == "markdown"}
 
 
 def record_result(cfg, result: dict) -> None:
