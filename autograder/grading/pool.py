@@ -8,8 +8,10 @@ worker stays on one assignment while there are jobs for it and otherwise moves t
 other worker is on (see :meth:`WorkerPool._pick`).
 
 A worker that dies, or a job that runs past its hard limit, costs that job only: the worker's whole
-process tree is killed, the job gets a ``grader_crash`` or ``job_timeout`` record flagged for review,
-and a fresh worker takes its place.
+process tree is killed, and with it the control group of every student kernel it started
+(:mod:`.cgroup`: also what a submission detached from its kernel), the job gets a ``grader_crash`` or
+``job_timeout`` record flagged for review, and a fresh worker takes its place. A pool starts by
+killing the kernel groups of graders that no longer run (a grader killed with ``-9``).
 """
 from __future__ import annotations
 
@@ -86,6 +88,7 @@ class _Worker:
         return self.proc.poll() is None
 
     def kill(self) -> None:
+        from . import cgroup
         from .engine import _kill_tree
 
         if self.proc.poll() is None:
@@ -93,6 +96,10 @@ class _Worker:
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
+            pass
+        try:
+            cgroup.kill_groups_of(self.proc.pid)
+        except OSError:
             pass
         try:
             self.sock.close()
@@ -104,8 +111,14 @@ class WorkerPool:
     """``workers`` grading processes kept between batches (their zygotes stay warm)."""
 
     def __init__(self, workers: int):
+        from . import cgroup
+
         self.size = max(1, workers)
         self.pool: list[_Worker] = []
+        try:
+            cgroup.reap_orphans()
+        except OSError:
+            pass
 
     def run(self, jobs: list[dict], on_result: Callable[[dict, dict], None],
             job_timeout: Callable[[dict], float]) -> None:
