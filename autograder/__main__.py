@@ -16,6 +16,7 @@ COMMANDS = {
     "export": ("autograder.grading.export", "grades (late penalties applied), Canvas/Moodle grade files, summary, plot"),
     "roster": ("autograder.grading.roster", "import the class list (CSV) into the gradebook"),
     "check": ("autograder.grading.selfcheck", "check a notebook before submitting it (for students)"),
+    "selfgrade": ("autograder.grading.selfgrade", "grade your own notebook with the hidden tests of solutions/"),
     "grade-bench": ("autograder.grading.bench", "measure grading throughput and the speed-up of workers"),
     "grade-fidelity": ("autograder.grading.fidelity", "sealed grading agrees with the tests: solution, blank, mutants"),
 }

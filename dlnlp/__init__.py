@@ -12,6 +12,7 @@ What every notebook needs lives here so that later notebooks import it instead o
 """
 from .report import report
 from .runtime import GRADING, get_device, is_grading, pick, seed_everything
+from .selfgrade import selfgrade  # grade this notebook with the hidden tests of solutions/
 
-__all__ = ["GRADING", "get_device", "is_grading", "pick", "report", "seed_everything"]
+__all__ = ["GRADING", "get_device", "is_grading", "pick", "report", "seed_everything", "selfgrade"]
 __version__ = "0.1.0"
