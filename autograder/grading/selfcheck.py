@@ -6,13 +6,19 @@ answers: a file that is not valid notebook JSON, a wrong file name, edited locke
 deleted test cells, cells that raise, and cells close to the time limit. The released notebook of the
 assignment (``notebooks/<assignment>/``) is the reference; it is found from the notebook's cell ids.
 
-Exit status: 0 when the notebook is ready to submit (tests may still fail: that is the student's
-call), 1 when something would make grading go wrong.
+Cells are numbered as JupyterLab counts them, from 1. A notebook under another file name is still
+graded (``collect`` and ``grade`` recognise it by its cells), so the name is a note, not a problem.
+"Ready to submit" is said only when every visible test passes; failing tests are the student's call
+and are reported, and a notebook whose answer cells all still hold the starter code is a problem
+(most likely the wrong file).
+
+Exit status: 0 when nothing would make grading go wrong (tests may still fail), 1 otherwise.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -60,6 +66,31 @@ def _hidden_cells(nbspec: NotebookSpec) -> set[str]:
     return out
 
 
+def _from_one(text: str) -> str:
+    """The grader's messages number cells from 0; JupyterLab (and this report) from 1."""
+    return re.sub(r"\(cell (\d+)\)", lambda m: f"(cell {int(m.group(1)) + 1})", str(text))
+
+
+def _cell_name(c: dict) -> str:
+    return f"cell {c['index'] + 1}" + (f" ({c['grade_id']})" if c.get("grade_id") else "")
+
+
+def _untouched(path: Path, nbspec: NotebookSpec) -> tuple[list[str], list[str]]:
+    """(answer cells of the submission still holding the released starter code, all answer cells)."""
+    nb, _ = read_submission(path)
+    answers = [g for g in nbspec.order if nbspec.cells[g].get("solution") and not nbspec.cells[g].get("grade")]
+    if nb is None:
+        return [], answers
+    norm = lambda t: "\n".join(l.rstrip() for l in str(t).strip().splitlines())  # noqa: E731
+    submitted = {}
+    for cell in nb.cells:
+        gid = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+        if gid in nbspec.cells and gid not in submitted:
+            submitted[gid] = cell.source
+    same = [g for g in answers if g in submitted and norm(submitted[g]) == norm(nbspec.cells[g].get("source"))]
+    return same, answers
+
+
 def find_release(path: Path, release_root: Path) -> Path | None:
     """The released notebook whose cell ids match ``path`` best."""
     nb, _ = read_submission(path)
@@ -100,6 +131,15 @@ def check(path: Path, release: Path | None = None, limits: Limits | None = None,
     import shutil
     import tempfile
 
+    from . import sandbox
+
+    try:
+        sandbox.detect(isolation)
+    except sandbox.IsolationUnavailable:
+        # a student's check runs the student's own code on the student's own machine: process limits
+        # are enough for that, and grading itself refuses them unless asked
+        log("  (no bubblewrap or Landlock here: the check runs with process limits only)")
+        isolation = "process"
     tmp = Path(tempfile.mkdtemp(prefix="ag-check-"))
     try:
         shutil.copy(path, tmp / path.name)
@@ -109,7 +149,8 @@ def check(path: Path, release: Path | None = None, limits: Limits | None = None,
     entry = result["notebooks"][nbspec.name]
     problems, notes = [], []
     if path.name != f"{nbspec.name}.ipynb":
-        problems.append(f"the file should be named {nbspec.name}.ipynb (the grader looks for that name)")
+        notes.append(f"the file is named {path.name!r}: it is still graded (the grader recognises it by its "
+                     f"cells), but {nbspec.name}.ipynb is the name it looks for first")
     for f in entry["flags"]:
         code = f["code"]
         if code in ("renamed_notebook",):
@@ -118,21 +159,21 @@ def check(path: Path, release: Path | None = None, limits: Limits | None = None,
                     "missing_notebook", "edited_locked_cell", "edited_points", "edited_cell_type",
                     "restored_missing_cell", "metadata_edited", "unknown_cell_id", "duplicate_cell_id",
                     "kernel_died", "cell_timeout", "notebook_timeout", "memory_limit", "unsanitizable"):
-            problems.append(f["message"])
+            problems.append(_from_one(f["message"]))
         elif f["level"] != "info" or code == "old_nbformat":
-            notes.append(f["message"])
+            notes.append(_from_one(f["message"]))
     log(f"  isolation: {result['isolation_detail']}")
     if entry.get("cells"):
         total = sum(c["seconds"] for c in entry["cells"])
         slow = sorted(entry["cells"], key=lambda c: -c["seconds"])[:3]
         log(f"  ran in {total:.1f} s (limits: {limits.cell_timeout:.0f} s per cell, "
             f"{limits.notebook_timeout:.0f} s per notebook); slowest cells: "
-            + ", ".join(f"#{c['index']} {c['seconds']:.1f} s" for c in slow))
+            + ", ".join(f"{_cell_name(c)} {c['seconds']:.1f} s" for c in slow))
         for c in entry["cells"]:
             if c["seconds"] > 0.5 * limits.cell_timeout:
-                notes.append(f"cell #{c['index']} took {c['seconds']:.0f} s, more than half the grading limit")
+                notes.append(f"{_cell_name(c)} took {c['seconds']:.0f} s, more than half the grading limit")
             if c["kind"] == "cell" and c["status"] == "error":
-                notes.append(f"cell #{c['index']} raised an error")
+                notes.append(f"{_cell_name(c)} raised an error")
     by_ex: dict[str, list] = {}
     nb_out = nbformat.reads(entry["autograded"], as_version=4) if entry.get("autograded") else None
     errors = {}
@@ -156,11 +197,22 @@ def check(path: Path, release: Path | None = None, limits: Limits | None = None,
         log(f"    {gid:<40} {status} {s:g}/{m:g}" + (f"  {errors[gid]}" if gid in errors and s < m else ""))
     log(f"  visible points: {got:g}/{mx:g}; hidden tests ({len(hidden)} cells, {hidden_pts:g} points) "
         "run when the notebook is graded")
+    same, answers = _untouched(path, nbspec)
+    if answers and len(same) == len(answers):
+        problems.append(f"every answer cell still holds the starter code ({len(answers)} cells): is this "
+                        "the notebook you worked in?")
+    elif same:
+        notes.append("not answered yet (still the starter code): " + ", ".join(same))
     for n in notes:
         log(f"  note: {n}")
     for pr in problems:
         log(f"  PROBLEM: {pr}")
-    log("ready to submit" if not problems else "fix the problems above before submitting")
+    if problems:
+        log("fix the problems above before submitting")
+    elif got < mx:
+        log(f"can be submitted, but visible tests fail ({got:g}/{mx:g} points): fix them first if you can")
+    else:
+        log("ready to submit: every visible test passes; the hidden tests run when it is graded")
     return 0 if not problems else 1
 
 
