@@ -6,9 +6,17 @@ exercises get the reference answers pasted in so that the whole notebook can run
 checks that the visible tests pass and the plots render, presses nbgrader's **Validate** button and
 reads its verdict. A second test answers wrongly and must see the tests and Validate object. Both save
 screenshots under ``test-artifacts/``. Without a Chromium the tests are skipped, saying why.
+
+The instructor's side: a submission whose outputs, Markdown and metadata carry script
+(``tests/adversarial/cases_outputs.py``) is graded; its graded copy is opened in nbgrader's formgrader
+(logged in) and in JupyterLab, and its feedback page from ``file://``, and the script must not run (it
+would create ``PWNED.txt`` through the Jupyter API). The copy as the kernel produced it, not
+neutralised, does run it in formgrader, so the test sees an attack when there is one. A real
+notebook's feedback page must render its math with the network cut off.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -65,25 +73,19 @@ def browser():
         b.close()
 
 
-@pytest.fixture()
-def lab(tmp_path, request):
-    """A JupyterLab server over a fresh copy of the student notebook; yields (base_url, token, folder).
-    Parametrised indirectly with ``"no-nbgrader"`` it runs with nbgrader's lab extension disabled."""
-    work = tmp_path / "course"
-    shutil.copytree(NOTEBOOKS / NAME, work / NAME)
-    # nbgrader's Validate reads nbgrader_config.py from the server's working directory
-    (work / "nbgrader_config.py").write_text(
-        f"c = get_config()\nload_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})\n")
+@contextlib.contextmanager
+def _jupyterlab(work: Path, tmp_path: Path, disable_nbgrader: bool = False):
+    """A JupyterLab server (with nbgrader's extensions) over ``work``; yields (base_url, token)."""
     settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
+    settings.mkdir(parents=True, exist_ok=True)
     # render every cell (no virtual scrolling) so the test can find them all
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     apputils = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    apputils.mkdir(parents=True)
+    apputils.mkdir(parents=True, exist_ok=True)
     (apputils / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
     config_dir = tmp_path / "jupyter-config"
-    (config_dir / "labconfig").mkdir(parents=True)
-    if getattr(request, "param", None) == "no-nbgrader":
+    (config_dir / "labconfig").mkdir(parents=True, exist_ok=True)
+    if disable_nbgrader:
         (config_dir / "labconfig" / "page_config.json").write_text(
             json.dumps({"disabledExtensions": {"@jupyter/nbgrader": True}}))
     port, token = _free_port(), "course-e2e"
@@ -111,7 +113,7 @@ def lab(tmp_path, request):
                 if proc.poll() is not None or time.time() > deadline:
                     raise RuntimeError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
                 time.sleep(0.5)
-        yield base, token, work
+        yield base, token
     finally:
         proc.terminate()
         try:
@@ -119,6 +121,19 @@ def lab(tmp_path, request):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture()
+def lab(tmp_path, request):
+    """A JupyterLab server over a fresh copy of the student notebook; yields (base_url, token, folder).
+    Parametrised indirectly with ``"no-nbgrader"`` it runs with nbgrader's lab extension disabled."""
+    work = tmp_path / "course"
+    shutil.copytree(NOTEBOOKS / NAME, work / NAME)
+    # nbgrader's Validate reads nbgrader_config.py from the server's working directory
+    (work / "nbgrader_config.py").write_text(
+        f"c = get_config()\nload_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})\n")
+    with _jupyterlab(work, tmp_path, getattr(request, "param", None) == "no-nbgrader") as (base, token):
+        yield base, token, work
 
 
 def _reference_answers() -> dict[str, str]:
@@ -250,3 +265,156 @@ def test_missing_nbgrader_extension_is_reported(browser, lab):
     with pytest.raises(AssertionError, match="Validate button is missing"):
         _validate(page)
     page.close()
+
+
+# ------------------------------------------------------------------ what an instructor opens is inert
+def _graded_hostile_course(tmp_path):
+    """The fixture course with one graded hostile submission (``tests/adversarial/cases_outputs.py``),
+    its scores in the gradebook; returns (cfg, root, the grader's result)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from adversarial.cases import NOTEBOOK, Ctx  # noqa: F401 - loads cases_outputs as well
+    from adversarial.cases_outputs import hostile
+    from adversarial.support import ASSIGNMENT, make_course
+
+    from autograder.grading.engine import grade_submission, shutdown_workers_cache
+    from autograder.grading.gradebook import assignment_spec, record_result
+    from autograder.grading.sandbox import Limits
+
+    root = tmp_path / "course"
+    cfg = make_course(root)
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"load_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        f"c.CourseDirectory.db_url = {'sqlite:///' + str(root / '.nbgrader' / 'gradebook.db')!r}\n"
+        f"c.Exchange.root = {str(root / '.nbgrader' / 'exchange')!r}\n")
+    folder = root / "submitted" / "mallory" / ASSIGNMENT
+    ctx = Ctx(released=root / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", folder=folder,
+              gradebook=root / ".nbgrader" / "gradebook.db", solution=root / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+              course_root=root, canary=root / "canary.txt", port=9)
+    hostile(ctx)
+    try:
+        result = grade_submission(assignment_spec(cfg, ASSIGNMENT), "mallory", folder,
+                                  Limits(cell_timeout=30, notebook_timeout=120, threads=1))
+    finally:
+        shutdown_workers_cache()
+    assert result["score"] == 100, result["notebooks"][NOTEBOOK]["flags"]
+    record_result(cfg, result)
+    return cfg, root, result
+
+
+def _ran(page, marker: Path) -> list[str]:
+    """What shows the payload ran: the file it creates through the Jupyter API, the flag it sets,
+    the title it gives the page."""
+    page.wait_for_timeout(3000)
+    found = []
+    if marker.exists():
+        found.append("PWNED.txt was created")
+    if page.evaluate("() => window.__pwned === 1 || (window.top && window.top.__pwned === 1)"):
+        found.append("window.__pwned was set")
+    if page.title() == "PWNED":
+        found.append("the page title was changed")
+    return found
+
+
+def test_graded_hostile_notebook_runs_nothing_in_formgrader_or_jupyterlab(browser, tmp_path):
+    """The grader's copy of a submission whose outputs carry script: opened in nbgrader's formgrader
+    (which renders it with nbconvert, logged in) and in JupyterLab, nothing runs. The same notebook
+    as graded but not neutralised does run the script in formgrader: the test can see an attack."""
+    from nbgrader.api import Gradebook
+
+    from autograder.grading.gradebook import course_dir, write_outputs
+
+    cfg, root, result = _graded_hostile_course(tmp_path)
+    target = root / "autograded" / "mallory" / "fx_ops" / "fx_ops.ipynb"
+    marker = root / "PWNED.txt"
+    cd = course_dir(cfg)
+    with Gradebook(cd.db_url, cd.course_id) as gb:
+        sub_id = gb.find_submission_notebook("fx_ops", "fx_ops", "mallory").id
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _jupyterlab(root, tmp_path) as (base, token):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/lab?token={token}", timeout=90_000)          # logged in: the XSRF cookie is set
+        page.wait_for_selector(".jp-LabShell", timeout=90_000)
+        # control: the graded notebook as the kernel produced it
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(result["notebooks"]["fx_ops"]["autograded"])
+        page.goto(f"{base}/formgrader/submissions/{sub_id}/?token={token}", timeout=90_000)
+        page.wait_for_selector("text=hostile outputs displayed", timeout=60_000)
+        control = _ran(page, marker)
+        assert "PWNED.txt was created" in control, f"the unneutralised copy should run the script; saw {control}"
+        marker.unlink()
+        # what the grader writes
+        page.close()
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        write_outputs(cfg, result)
+        from adversarial.cases_outputs import inert
+
+        inert({"notebooks": {"fx_ops": {"autograded": target.read_text()}}}, None)
+        page.goto(f"{base}/formgrader/submissions/{sub_id}/?token={token}", timeout=90_000)
+        page.wait_for_selector("text=hostile outputs displayed", timeout=60_000)
+        assert page.locator("b:has-text('bold text')").count() >= 1, "the harmless HTML output was not shown"
+        page.screenshot(path=str(ARTIFACTS / "formgrader-hostile.png"), full_page=False)
+        assert _ran(page, marker) == [], "a script ran in formgrader"
+        # JupyterLab opening the graded copy
+        page.goto(f"{base}/lab/tree/autograded/mallory/fx_ops/fx_ops.ipynb?token={token}", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+        page.wait_for_selector(".jp-OutputArea-output:has-text('hostile outputs displayed')", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-hostile.png"))
+        assert _ran(page, marker) == [], "a script ran in JupyterLab"
+        page.close()
+
+
+def _open_offline(browser, path: Path):
+    """A page opened from file:// with every non-file request refused and recorded."""
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    requests: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            requests.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.goto(path.as_uri(), timeout=60_000)
+    page.wait_for_load_state("load")
+    return context, page, requests
+
+
+def test_feedback_pages_are_inert_and_render_math_offline(browser, tmp_path):
+    """The hostile submission's feedback page runs nothing and asks the network for nothing; a real
+    notebook's page (01, the solution as a submission) shows its math, rendered, from file://."""
+    from autograder.course import release_path, source_path
+    from autograder.grading.feedback import generate_all, render_feedback
+    from autograder.grading.gradebook import write_outputs
+    from autograder.grading.selfgrade import spec_from_solution
+
+    cfg, root, result = _graded_hostile_course(tmp_path)
+    write_outputs(cfg, result)
+    failures: list = []
+    pages = generate_all(cfg, log=lambda *a: None, failures=failures)
+    assert len(pages) == 1 and not failures, failures
+    context, page, requests = _open_offline(browser, pages[0])
+    page.wait_for_selector("text=hostile outputs displayed", timeout=30_000)
+    assert page.locator("text=100 / 100").count() >= 1
+    assert _ran(page, root / "PWNED.txt") == [] and requests == [], requests
+    context.close()
+
+    spec = spec_from_solution(source_path(NAME), release_path(NAME)).notebooks[0]
+    record = {"notebooks": {NAME: {"scores": {g: [spec.cells[g]["points"]] * 2 for g in spec.grade_ids}, "flags": []}}}
+    html_page = tmp_path / f"{NAME}.html"
+    html_page.write_text(render_feedback(json.loads(source_path(NAME).read_text()), spec, record, NAME, "alice",
+                                         release_path(NAME)), encoding="utf-8")
+    context, page, requests = _open_offline(browser, html_page)
+    maths = page.locator("math")
+    assert maths.count() >= 20, f"{maths.count()} formulas rendered"
+    sizes = [maths.nth(i).bounding_box() for i in range(5)]
+    assert all(b and b["width"] > 3 and b["height"] > 3 for b in sizes), sizes
+    assert page.locator("text=Hidden tests passed.").count() >= 6
+    page.locator("math").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "feedback-offline.png"))
+    assert requests == [], f"the page asked the network for {requests[:5]}"
+    context.close()
