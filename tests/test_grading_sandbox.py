@@ -117,3 +117,88 @@ def test_the_environment_is_scrubbed(tmp_path):
     assert set(env) >= {"PATH", "HOME", "NBGRADER_EXECUTION", "OMP_NUM_THREADS"}
     assert not any(k.startswith(("AWS", "GITHUB", "SSH", "NBGRADER_DB")) for k in env)
     assert env["HOME"].startswith(str(tmp_path))
+
+
+SPAWN = """
+import _posixsubprocess, os, sys, time
+def spawn(payload):
+    r, w = os.pipe()
+    args = ([sys.executable], [os.fsencode(sys.executable)], True, (), None, None,
+            -1, -1, -1, -1, -1, -1, r, w, False, True, -1, None, None, None, -1, payload)
+    try:
+        pid = _posixsubprocess.fork_exec(*args, False)
+    except TypeError:
+        pid = _posixsubprocess.fork_exec(*args)
+    os.close(w)
+    return pid
+"""
+
+
+@pytest.mark.parametrize("level", _levels())
+def test_what_the_kernel_starts_is_seen_bounded_and_killed_from_outside(level):
+    """A process started around the audit hook (``_posixsubprocess.fork_exec``, in a session of its
+    own) is in the kernel's control group: its memory counts against the kernel, the grader sees it
+    and kills it, and a disk quota bounds the kernel's folder. Run as root, the kernel is another user."""
+    from autograder.grading import cgroup
+
+    if cgroup.backend()[0] is None:
+        pytest.skip(f"no writable cgroup here: {cgroup.backend()[1]}")
+    iso = sandbox.detect(level)
+    limits = Limits(cell_timeout=20, notebook_timeout=60, memory_mb=768, threads=1, file_size_mb=8, disk_mb=32)
+    zygote = KernelZygote(iso, limits, [])
+    workdir = zygote.new_workdir()
+    (workdir / "data.txt").write_text("mine")
+    secret = workdir.parent / "grader-only.txt"
+    secret.write_text("grader")
+    os.chmod(secret, 0o600)
+    kernel = StudentKernel(workdir, iso, limits, zygote.scratch, [], zygote)
+    try:
+        assert kernel.group is not None, getattr(kernel, "group_error", "")
+        out = _run(kernel, SPAWN + "def hold():\n    hoard = b'x' * (300 << 20)\n    time.sleep(60)\n"
+                                   "pid = spawn(hold)\ntime.sleep(3)\nprint('PID', pid, 'UID', os.getuid())")
+        assert "PID" in out, out
+        assert kernel.memory_mb() > 300, kernel.memory_mb()          # the detached process counts
+        assert len(kernel.pids()) >= 2
+        seen = kernel.watch(force=True)
+        assert any(code == "violation" and "outside the kernel" in text for code, text in seen), seen
+        assert kernel.pids() and set(kernel.pids()) <= kernel._own_pids(), kernel.pids()
+        assert kernel.memory_mb() < 300
+        if os.geteuid() == 0 and iso.level == "bwrap":
+            assert any(a.startswith("unprivileged user") for a in kernel.applied), kernel.applied
+            assert "UID 0" not in out, out
+        probe = (f"try:\n    open({str(secret)!r}).read()\n    print('READ')\nexcept OSError as e:\n"
+                 f"    print('REFUSED', type(e).__name__)\n"
+                 "written = 0\ntry:\n    for i in range(8):\n        with open(f'f{i}', 'wb') as f:\n"
+                 "            written += f.write(b'0' * (7 << 20))\nexcept OSError as e:\n    print('STOPPED', e.strerror)\n"
+                 "print('WRITTEN', written >> 20)")
+        out = _run(kernel, probe)
+        if kernel.ident is not None or iso.level != "process":
+            assert "REFUSED" in out, out
+        assert "STOPPED" in out, out
+        written = int(out.split("WRITTEN")[-1].split()[0])
+        assert written <= limits.disk_mb + 16, out
+        assert any(code == "disk_quota" for code, _ in kernel.watch(force=True))
+        # the kernel's own death takes everything it started with it
+        _run(kernel, SPAWN + "spawn(lambda: time.sleep(60))\nprint('again')")
+        kernel.kill()
+        assert kernel.group.procs() == []
+    finally:
+        kernel.close()
+        zygote.close()
+
+
+def test_the_process_level_is_refused_unless_asked_for(monkeypatch):
+    monkeypatch.setattr(sandbox, "_DETECTED", {})
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
+    monkeypatch.delenv("GRADER_ISOLATION", raising=False)
+    with pytest.raises(sandbox.IsolationUnavailable) as err:
+        sandbox.detect()
+    assert "--isolation process" in str(err.value) and "gradebook" in str(err.value)
+    with pytest.raises(sandbox.IsolationUnavailable):
+        sandbox.detect("bwrap")
+    iso = sandbox.detect("process")
+    assert iso.level == "process" and any("gradebook" in w for w in iso.warnings)
+    monkeypatch.setattr(sandbox, "_DETECTED", {})
+    monkeypatch.setenv("GRADER_ISOLATION", "process")
+    assert sandbox.detect().level == "process"

@@ -605,10 +605,25 @@ def install_audit_hook(read: list[str], write: list[str]) -> None:
     two_paths = {"os.rename", "os.link", "os.symlink", "shutil.move"}
     copies = {"shutil.copyfile", "shutil.copytree"}
     busy = [False]
+    import pathlib
+
+    path_types = (pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath)
+
+    def plain(path):
+        """``path`` as str or bytes without running the submission's code (an ``__fspath__`` of its
+        own would run inside this hook, where nothing is checked); None for any other object."""
+        if isinstance(path, (str, bytes)):
+            return path
+        if type(path) in path_types:
+            return str(path)
+        return None
 
     def inside(path, roots) -> bool:
         if isinstance(path, int) or path is None:
             return True
+        path = plain(path)
+        if path is None:
+            return False
         try:
             p = fsdecode(path)
         except Exception:
@@ -619,11 +634,13 @@ def install_audit_hook(read: list[str], write: list[str]) -> None:
         return any(full == r or full.startswith(r + sep) for r in roots)
 
     def refuse(what, path=None):
+        if path is not None and plain(path) is None:
+            path = f"<{type(path).__name__} object>"
         text = f"{what}{'' if path is None else f' {path!r}'}"
         benign = False
         if path is not None:
             try:
-                p = realpath(fsdecode(path))
+                p = realpath(fsdecode(plain(path)))
                 benign = p.startswith(_BENIGN) or not os.path.lexists(p)
             except Exception:
                 benign = False
