@@ -175,8 +175,12 @@ class _LogCapture(logging.Handler):
 def read_submission(path: Path) -> tuple[object | None, list[dict]]:
     """Read a notebook file; return (notebook or None, flags)."""
     flags: list[dict] = []
+    if path.is_symlink():
+        return None, [Flag("linked_file", f"{path.name} is a symbolic link; links are never followed, so it "
+                                          "was not graded")]
     try:
-        raw = path.read_bytes()
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+            raw = f.read()
     except OSError as e:
         return None, [Flag("unreadable_file", f"{path.name} could not be read: {e}")]
     if not raw.strip():
@@ -222,6 +226,8 @@ def find_notebook_file(folder: Path, spec: NotebookSpec, taken: set[str]) -> tup
     ids = set(spec.cells)
     for cand in sorted(folder.glob("*.ipynb")) + sorted(folder.glob("*/*.ipynb")):
         if cand.name in taken or ".ipynb_checkpoints" in cand.parts:
+            continue
+        if cand.is_symlink() or cand.parent.is_symlink():      # never follow a link out of the submission
             continue
         nb, _ = read_submission(cand)
         score = len(_grade_ids_of(nb) & ids) if nb is not None else 0
