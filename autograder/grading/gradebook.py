@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,7 +39,10 @@ def site_config():
         for loader, name in ((PyFileConfigLoader, "nbgrader_config.py"), (JSONFileConfigLoader, "nbgrader_config.json")):
             path = Path(folder) / name
             if path.is_file() and path.resolve() != (ROOT / name).resolve():
-                cfg.merge(loader(name, path=str(folder)).load_config())
+                try:
+                    cfg.merge(loader(name, path=str(folder)).load_config())
+                except Exception as e:          # nbgrader, too, warns and goes on without it
+                    print(f"warning: {path} not loaded ({type(e).__name__}: {e})", file=sys.stderr)
     return cfg
 
 
