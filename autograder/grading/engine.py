@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import sandbox
+from . import sandbox, tripwire
 from .sandbox import Isolation, Limits
 from .wire import Channel, ChannelClosed, ProtocolError
 
@@ -501,7 +501,8 @@ class StudentKernel:
     skips the imports and the start-up, and the child applies the same sandbox before any cell."""
 
     def __init__(self, workdir: Path, iso: Isolation, limits: Limits, logdir: Path,
-                 preload: list[str] | None = None, zygote: "KernelZygote | None" = None):
+                 preload: list[str] | None = None, zygote: "KernelZygote | None" = None,
+                 tripwire: dict | None = None):
         self.workdir = workdir
         self.limits = limits
         self.iso = iso
@@ -519,6 +520,8 @@ class StudentKernel:
                 "userns": iso.userns and iso.level == "landlock", "read": read, "write": write,
                 "limits": limits.as_dict(), "preload": list(preload or []), "audit": True, "env": env,
                 "cpu_seconds": int(limits.notebook_timeout * max(1, limits.threads) * 2 + 120)}
+        if tripwire:
+            init["tripwire"] = tripwire          # reference answers withheld per exercise (.tripwire)
         self.applied: list[str] = []
         self.memory_exceeded = False
         self._ctl_sock = ctl_parent
@@ -977,6 +980,8 @@ class _NotebookRun:
         self._n_workdirs = 0
         self.restarts = 0
         self.cell_log: list[dict] = []
+        self.answers = {k: v for k, v in tripwire.answers_for(spec.name, spec.source_path).items() if v}
+        self.wire: tripwire.Wire | None = None
 
     # -------------------------------------------------------------- processes
     def _prepare_workdir(self, workdir: Path) -> None:
@@ -1008,7 +1013,9 @@ class _NotebookRun:
         self._prepare_workdir(self.workdir)
         self._old_workdir = self.workdir
         try:
-            self.kernel = StudentKernel(self.workdir, self.iso, self.limits, self.tmp, self.preload, zygote)
+            self.wire = tripwire.Wire(self.answers) if self.answers else None
+            self.kernel = StudentKernel(self.workdir, self.iso, self.limits, self.tmp, self.preload, zygote,
+                                        tripwire=self.wire.init() if self.wire else None)
         except KernelStartError:
             if zygote is None:
                 raise
@@ -1194,7 +1201,12 @@ class _NotebookRun:
             c0 = time.perf_counter()
             gid = tests.get(idx)
             if gid is not None and gid not in unsealed:
+                exercise = tripwire.exercise_of(gid, [g for g in spec.order if spec.cells[g].get("solution")],
+                                                spec.order)
+                armed = self._tripwire(exercise, "arm") if self.answers.get(exercise) else False
                 status, outputs, info = self._run_test(cell.source, timeout)
+                if armed:
+                    self._tripwire(exercise, "disarm", gid)
                 kind = "test"
                 if info.get("broken"):
                     self.flags.append(Flag("protocol_violation", f"while testing {gid} the submission's kernel "
@@ -1233,6 +1245,32 @@ class _NotebookRun:
         if own:
             self.flags.append(Flag("sandbox_violation", "the submission tried what the sandbox forbids "
                                                         "(all refused): " + "; ".join(own[:12])))
+
+    def _tripwire(self, exercise: str, cmd: str, test: str | None = None) -> bool:
+        """Arm or disarm the kernel's trip-wire for ``exercise``; on disarm, flag what it caught."""
+        k, wire = self.kernel, self.wire
+        if k is None or wire is None or not k.alive():
+            return False
+        msg = wire.message(cmd, exercise)
+        msg["id"] = -2
+        try:
+            k.ctl.send(msg)
+            reply, _ = self._wait(k.ctl, 10)
+        except (ChannelClosed, OSError):
+            reply = None
+        if cmd == "arm":
+            return reply is not None
+        trips = wire.verify((reply or {}).get("tripwire")) if reply is not None else None
+        if trips is None:
+            if self.kernel is not None and self.kernel.alive():
+                self.flags.append(Flag("tripwire_report_missing", f"while {test} ran, the student kernel's "
+                                                                  "report of reference use was missing or forged",
+                                       cell=exercise))
+        elif trips:
+            self.flags.append(Flag("reference_answer_called", f"while {test} ran, the submission called "
+                                                              f"{', '.join(trips)}, the reference answer of "
+                                                              f"{exercise}; the call was refused", cell=exercise))
+        return True
 
     def _exit_reason(self) -> str:
         if self.kernel is None:
@@ -1297,6 +1335,27 @@ def _score(nb, spec: NotebookSpec, assignment: AssignmentSpec) -> dict[str, list
     return scores
 
 
+def reference_flags(nb, spec: NotebookSpec) -> list[dict]:
+    """Review flags for answers that use their own exercise's reference (:func:`.tripwire.static_flags`)
+    or copy its source (:func:`.similarity.reference_matches`)."""
+    from . import similarity
+
+    answers = {k: v for k, v in tripwire.answers_for(spec.name, spec.source_path).items() if v}
+    if not answers:
+        return []
+    flags = []
+    try:
+        for ex, message in tripwire.static_flags(nb, answers):
+            flags.append(Flag("reference_answer_in_code", message, cell=ex))
+        handed = {g: similarity.handed_out(c.get("source", "")) for g, c in spec.cells.items() if c.get("solution")}
+        for ex, score, message in similarity.reference_matches(nb, answers, handed,
+                                                               [Path(spec.source_path).parent]):
+            flags.append(Flag("similar_to_reference", message, cell=ex))
+    except Exception as e:          # a check that fails must not cost the student the grade
+        flags.append(Flag("reference_check_failed", f"{type(e).__name__}: {e}"[:300], level=INFO))
+    return flags
+
+
 def _zero_scores(spec: NotebookSpec) -> dict[str, list]:
     return {g: [0.0, float(spec.cells[g].get("points") or 0)] for g in spec.grade_ids}
 
@@ -1349,6 +1408,7 @@ def grade_submission(assignment: AssignmentSpec | dict, student: str, submission
         try:
             nb, flags = sanitize(nb, spec, assignment.name)
             entry["flags"] += flags
+            entry["flags"] += reference_flags(nb, spec)
         except Exception as e:
             entry["flags"].append(Flag("unsanitizable", f"the notebook could not be prepared for grading: "
                                                         f"{type(e).__name__}: {e}"))

@@ -299,6 +299,7 @@ def _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrat
     if jobs:
         pool.run(jobs, done, lambda j: per_job)
     wall = time.perf_counter() - start
+    _similarity(cfg, subs, specs, log)
     flagged = [r for r in results if r.get("needs_review")]
     summary = {"graded": len(results), "skipped": skipped, "wall_seconds": wall, "workers": workers,
                "per_minute": len(results) / wall * 60 if wall > 0 and results else 0.0,
@@ -307,6 +308,35 @@ def _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrat
         log(f"graded {len(results)} submission(s) in {wall:.1f} s ({summary['per_minute']:.1f} per minute); "
             f"{len(flagged)} flagged for review")
     return summary
+
+
+def similarity_path(cfg, assignment: str) -> Path:
+    """Where ``grade`` keeps the pairs of students with matching answers of an assignment."""
+    cd = course_dir(cfg)
+    return Path(cd.root) / cd.autograded_directory / ".similarity" / f"{assignment}.json"
+
+
+def _similarity(cfg, subs, specs: dict[str, AssignmentSpec], log) -> None:
+    """Compare every student's answers with every other's, per assignment; report and keep the pairs."""
+    from .similarity import assignment_report
+
+    for a, spec in specs.items():
+        folders = {student: folder for student, name, folder in subs if name == a}
+        if len(folders) < 2:
+            continue
+        try:
+            report = assignment_report(spec, folders)
+        except Exception as e:      # the grades stand without it
+            log(f"similarity of {a} not computed: {type(e).__name__}: {e}")
+            continue
+        path = similarity_path(cfg, a)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=1))
+        for row in report["pairs"][:50]:
+            log(f"REVIEW: similar answers to {a} {row['exercise']}: {row['students'][0]} and "
+                f"{row['students'][1]} (similarity {row['score']:.2f}, {row['tokens']} tokens in common)")
+        if len(report["pairs"]) > 50:
+            log(f"REVIEW: {len(report['pairs']) - 50} more similar pairs of {a} in {path}")
 
 
 def main(argv: list[str] | None = None) -> int:

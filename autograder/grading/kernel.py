@@ -107,6 +107,11 @@ def _student_serve(init: dict, ctl: Channel, rpc_fd: int, shell, applied: list[s
     if init.get("audit", True):
         sandbox.install_audit_hook(init.get("read", []), init.get("write", []))
         applied.append("audit hook")
+    from . import tripwire
+
+    wire = tripwire.activate(init.get("tripwire"))   # the reference answers withheld per exercise
+    if wire is not None:
+        applied.append("reference trip-wire")
     ctl.send({"ready": True, "applied": applied, "preload_errors": preload_errors, "pid": os.getpid()})
     ctl_fd = ctl.rfd
     rpc_open = True
@@ -130,6 +135,8 @@ def _student_serve(init: dict, ctl: Channel, rpc_fd: int, shell, applied: list[s
                 ctl.send({"r": msg.get("id"), "outputs": cap.finish(), "error": cap.error is not None,
                           "count": shell.execution_count - 1, "seconds": time.perf_counter() - start,
                           "violations": sandbox.take_violations()})
+            elif msg.get("q") == "tripwire":
+                ctl.send({"r": msg.get("id"), "tripwire": wire(msg) if wire is not None else {}})
             elif msg.get("q") == "stats":
                 ctl.send({"r": msg.get("id"), "violations": sandbox.take_violations()})
         if rpc_open and rpc_fd in ready:

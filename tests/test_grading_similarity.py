@@ -1,0 +1,153 @@
+"""Similarity of answers to the reference and between students (``autograder/grading/similarity.py``).
+
+The threshold is a measured claim: on the course's own notebooks, no solution, released stub, mutant
+or wrapper of the reference reaches it against the reference source, and the reference source pasted
+into the cell does (all but at most one of the 45 exercises that have a reference answer). Between
+students, a copy and a copy with one edit are reported with the pair and the score; an independent
+correct answer and a short one are not. ``grade`` prints the pairs and keeps them in
+``autograded/.similarity/<assignment>.json``.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import nbformat
+import pytest
+
+from autograder.course import assignments, release_path, source_path
+from autograder.grading import similarity as S
+from autograder.grading.tripwire import COURSE_ANSWERS
+from autograder.mutants import load_mutants
+
+
+def _measure():
+    rows = {"solution": [], "stub": [], "mutant": [], "pasted": []}
+    for name in assignments():
+        sols = S.solution_cells(nbformat.read(str(source_path(name)), as_version=4))
+        stubs = S.solution_cells(nbformat.read(str(release_path(name)), as_version=4)) \
+            if release_path(name).exists() else {}
+        mutants = load_mutants(name)
+        for gid, quals in COURSE_ANSWERS[name].items():
+            if not quals:
+                continue
+            ref = S.fingerprint(S.reference_source(quals))
+            handed = S.handed_out(sols[gid])
+            rows["solution"].append(S.score(S.fingerprint(sols[gid], handed), ref))
+            if gid in stubs:
+                rows["stub"].append(S.score(S.fingerprint(stubs[gid], handed), ref))
+            for m in mutants:
+                if m.exercise == gid:
+                    rows["mutant"].append(S.score(S.fingerprint(m.apply(sols[gid]), handed), ref))
+            pasted = handed + "\n" + S.reference_source(quals)
+            rows["pasted"].append(S.score(S.fingerprint(pasted, handed), ref))
+    return rows
+
+
+def _flagged(scores):
+    return sum(1 for s, t in scores if s >= S.THRESHOLD and t >= S.MIN_TOKENS)
+
+
+def test_threshold_separates_the_reference_from_the_course_answers():
+    rows = _measure()
+    for k, v in rows.items():
+        print(f"{k}: n={len(v)} median={statistics.median(s for s, _ in v):.2f} "
+              f"max={max(s for s, _ in v):.2f} flagged={_flagged(v)}")
+    assert len(rows["solution"]) == 45
+    assert _flagged(rows["solution"]) == 0
+    assert _flagged(rows["stub"]) == 0
+    assert _flagged(rows["mutant"]) == 0
+    assert _flagged(rows["pasted"]) >= len(rows["pasted"]) - 1
+
+
+def test_reference_matches_on_a_notebook():
+    name = "08_transformer"
+    nb = nbformat.read(str(source_path(name)), as_version=4)
+    answers = {k: list(v) for k, v in COURSE_ANSWERS[name].items() if v}
+    assert S.reference_matches(nb, answers) == []
+    for cell in nb.cells:
+        if (cell.metadata.get("nbgrader") or {}).get("grade_id") == "ex2_encoder_layer":
+            cell.source = S.reference_source(answers["ex2_encoder_layer"])
+    hits = S.reference_matches(nb, answers)
+    assert [h[0] for h in hits] == ["ex2_encoder_layer"] and hits[0][1] >= S.THRESHOLD
+
+
+ANSWER = '''def count_words(text):
+    """Lower-cased word counts of text as {word: count}; words are separated by whitespace."""
+    tally = {}
+    for token in text.split():
+        token = token.lower()
+        if token in tally:
+            tally[token] += 1
+        else:
+            tally[token] = 1
+    return tally
+'''
+HANDED = '''def count_words(text):
+    """Lower-cased word counts of text as {word: count}; words are separated by whitespace."""
+'''
+INDEPENDENT = '''def count_words(text):
+    """Lower-cased word counts of text as {word: count}; words are separated by whitespace."""
+    from collections import Counter
+    return dict(Counter(w.lower() for w in text.split()))
+'''
+
+
+def test_batch_reports_copies_with_the_pair_and_the_score():
+    answers = {
+        "alice": {"ex4": ANSWER},
+        "bob": {"ex4": ANSWER.replace("tally", "tally")},                       # a copy
+        "carol": {"ex4": ANSWER.replace("tally[token] = 1", "tally[token] = 1  # first")},   # one edit
+        "dave": {"ex4": INDEPENDENT},
+        "erin": {"ex4": HANDED + "    return {}\n"},                            # short: never flagged
+        "frank": {"ex4": HANDED + "    return {}\n"},
+    }
+    pairs = S.batch_matches(answers, {"ex4": HANDED})
+    found = {tuple(p["students"]): p["score"] for p in pairs}
+    assert set(found) == {("alice", "bob"), ("alice", "carol"), ("bob", "carol")}, pairs
+    assert found[("alice", "bob")] == 1.0
+    assert all(p["exercise"] == "ex4" and p["tokens"] >= S.MIN_TOKENS for p in pairs)
+
+
+def test_batch_is_fast_enough_for_a_class():
+    nb = nbformat.read(str(source_path("07_self_attention")), as_version=4)
+    sols = S.solution_cells(nb)
+    handed = {g: S.handed_out(s) for g, s in sols.items()}
+    answers = {f"s{i:03d}": {g: s + f"\n# student {i}\n" for g, s in sols.items()} for i in range(60)}
+    t0 = time.perf_counter()
+    pairs = S.batch_matches(answers, handed)
+    seconds = time.perf_counter() - t0
+    print(f"{len(answers)} students x {len(sols)} exercises: {len(pairs)} pairs in {seconds:.1f} s")
+    assert len(pairs) == len(sols) * 60 * 59 // 2            # all copies of one another
+    assert seconds < 120
+
+
+@pytest.mark.xdist_group("grading")
+def test_grade_prints_and_keeps_the_pairs(tmp_path):
+    import json
+
+    from adversarial.cases import CORRECT, NOTEBOOK
+    from adversarial.support import ASSIGNMENT, make_course
+    from autograder.grading.grade import grade_all, similarity_path
+    from autograder.grading.sandbox import Limits
+
+    cfg = make_course(tmp_path / "course")
+    released = tmp_path / "course" / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    for student, count_words in (("alice", ANSWER), ("bob", ANSWER), ("carol", INDEPENDENT)):
+        nb = nbformat.read(str(released), as_version=4)
+        for cell in nb.cells:
+            gid = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+            if gid in CORRECT:
+                cell.source = count_words if gid == "ex4_count_words" else CORRECT[gid]
+        folder = tmp_path / "course" / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb, str(folder / f"{NOTEBOOK}.ipynb"))
+    log: list[str] = []
+    summary = grade_all(cfg, workers=1, limits=Limits(cell_timeout=30, notebook_timeout=150, threads=1), log=log.append)
+    assert summary["graded"] == 3
+    text = "\n".join(log)
+    assert "REVIEW: similar answers to fx_ops ex4_count_words: alice and bob (similarity 1.00" in text, text
+    assert "carol" not in "\n".join(line for line in log if "ex4_count_words" in line), text
+    report = json.loads(similarity_path(cfg, ASSIGNMENT).read_text())
+    ex4 = [p["students"] for p in report["pairs"] if p["exercise"] == "ex4_count_words"]
+    assert ex4 == [["alice", "bob"]], report
