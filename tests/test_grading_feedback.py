@@ -212,3 +212,30 @@ def test_a_page_that_fails_does_not_stop_the_others(tmp_path):
         assert "torch.manual_seed(0)" not in secret     # in a hidden test and in the released notebook
         assert not {" ".join(l.split()) for l in _page_text(text).splitlines()} & secret
     assert released_source("a\n### BEGIN HIDDEN TESTS\nb\n### END HIDDEN TESTS") == "a"
+
+
+@pytest.mark.xdist_group("grading")
+@pytest.mark.parametrize("name", ["01_backprop", "07_self_attention"])
+def test_feedback_after_real_grading(name, tmp_path):
+    """The sealed grader's own output for the solution and for the untouched notebook of 01 and 07 (whose
+    feedback failed for every student when visible lines counted as hidden) gives pages without hidden code."""
+    from autograder.grading.engine import grade_submission, shutdown_workers_cache
+    from autograder.grading.sandbox import Limits
+
+    spec = spec_from_solution(source_path(name), release_path(name))
+    nbspec = spec.notebooks[0]
+    secret = hidden_lines(nbspec, released_lines(nbspec, release_path(name)))
+    try:
+        for who, src in (("solution", source_path(name)), ("blank", release_path(name))):
+            folder = tmp_path / who
+            folder.mkdir()
+            shutil.copy(src, folder / f"{name}.ipynb")
+            result = grade_submission(spec, who, folder, Limits(cell_timeout=60, notebook_timeout=300, threads=1))
+            graded = result["notebooks"][name]["autograded"]
+            assert graded, result["notebooks"][name]["flags"]
+            page = render_feedback(json.loads(graded), nbspec, result, name, who, release_path(name))
+            _assert_clean_page(page, secret)
+            if who == "blank":
+                assert result["score"] == 0 and "Hidden tests passed." not in page
+    finally:
+        shutdown_workers_cache()
