@@ -2,20 +2,22 @@
 
 :func:`grade_solution_and_blank` builds a throw-away nbgrader course in a temporary folder, releases
 one assignment there, submits the instructor's solution (as student ``solution``) and the untouched
-student notebook (as student ``blank``), runs real ``nbgrader autograde`` on both, and returns their
-scores from the gradebook.
+student notebook (as student ``blank``), runs stock ``nbgrader autograde`` on both, as an instructor
+would from a shell, and returns their scores from the gradebook.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .course import SOLUTIONS, nbmeta, read, venv_on_path
-from .release import load_config
+from .course import ROOT, SOLUTIONS, nbmeta, read
 
 
 @dataclass
@@ -25,35 +27,81 @@ class Grade:
     cells: dict[str, float] = field(default_factory=dict)  # grade_id -> score
 
 
-def grade_solution_and_blank(name: str, workdir: Path) -> dict[str, Grade]:
-    """Autograde the solution and the blank student notebook of ``name``; see the module docstring."""
+# Variables that the test run sets for itself and that a shell running nbgrader would not have.
+_TEST_ONLY_ENV = ("MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NBGRADER_EXECUTION", "NBGRADER_DB_URL",
+                  "PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_VERSION")
+
+
+def stock_env() -> dict[str, str]:
+    """The environment of a shell with the course's virtual environment activated: this interpreter's
+    ``bin`` first on ``PATH``, and none of the variables the test run sets for itself."""
+    env = {k: v for k, v in os.environ.items() if k not in _TEST_ONLY_ENV}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def grade_solution_and_blank(name: str, workdir: Path, timeout: int = 300) -> dict[str, Grade]:
+    """Autograde the solution and the blank student notebook of ``name`` with the ``nbgrader`` command
+    line; see the module docstring.
+
+    The course folder ``workdir`` holds only a ``nbgrader_config.py`` that loads the course's settings
+    (with ``Execute.timeout = timeout``), the assignment's source folder, and what nbgrader writes. The
+    commands run in their own processes with :func:`stock_env`, so the kernels see what they see when an
+    instructor runs nbgrader. ``IgnorePattern`` is left at nbgrader's default (off): a test cell that
+    writes anything to stderr scores 0, as in any course whose configuration keeps stderr, so a grade
+    never depends on the course's pattern.
+    """
     from nbgrader.api import Gradebook
-    from nbgrader.apps import NbGraderAPI
 
     workdir = Path(workdir).resolve()
     db_url = f"sqlite:///{workdir / 'gradebook.db'}"
-    cfg = load_config(workdir / "release", db_url)
-    cfg.CourseDirectory.root = str(workdir)
-    cfg.CourseDirectory.source_directory = str(SOLUTIONS)
-    api = NbGraderAPI(config=cfg)
-    with venv_on_path():
-        result = api.generate_assignment(name, force=True, create=True)
-        if not result["success"]:
-            raise RuntimeError(result.get("error") or result.get("log"))
-        for student, origin in (("solution", SOLUTIONS / name), ("blank", workdir / "release" / name)):
-            dest = workdir / "submitted" / student / name
-            shutil.copytree(origin, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-            result = api.autograde(name, student, force=True, create=True)
-            if not result["success"]:
-                raise RuntimeError(f"autograde of {student} failed:\n{result.get('error') or result.get('log')}")
+    shutil.copytree(SOLUTIONS / name, workdir / "source" / name,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    (workdir / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})  # noqa: F821\n"
+        f"c.CourseDirectory.root = {str(workdir)!r}\n"
+        "c.CourseDirectory.source_directory = 'source'\n"
+        "c.CourseDirectory.release_directory = 'release'\n"
+        f"c.CourseDirectory.db_url = {db_url!r}\n"
+        f"c.Exchange.root = {str(workdir / 'exchange')!r}\n"
+        f"c.Execute.timeout = {int(timeout)}\n"
+        "c.IgnorePattern.enabled = False\n")
+    env = stock_env()
+
+    def nbgrader(*args: str) -> None:
+        done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), *args], cwd=workdir, env=env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"nbgrader {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
+                               f"{done.stderr[-3000:]}")
+
+    nbgrader("generate_assignment", name, "--force")
+    for student, origin in (("solution", workdir / "source" / name), ("blank", workdir / "release" / name)):
+        shutil.copytree(origin, workdir / "submitted" / student / name,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    nbgrader("autograde", name)
     grades: dict[str, Grade] = {}
     with Gradebook(db_url) as gb:
         for student in ("solution", "blank"):
             sub = gb.find_submission(name, student)
             nb_sub = sub.notebooks[0]
-            cells = {g.name: float(g.score) for g in nb_sub.grades if g.cell.type == "code"}
+            cells = {g.name: float(g.score) for g in nb_sub.grades if g.cell.cell_type == "code"}
             grades[student] = Grade(float(sub.score), float(sub.max_score), cells)
     return grades
+
+
+def stderr_of_cells(name: str, workdir: Path, student: str) -> dict[str, str]:
+    """The stderr each graded cell wrote when ``student``'s notebook was autograded in ``workdir`` (by
+    :func:`grade_solution_and_blank`), by grade_id: what zeroes a cell when stderr is kept."""
+    path = Path(workdir) / "autograded" / student / name / f"{name}.ipynb"
+    out = {}
+    for cell in nbformat.read(str(path), as_version=4).cells:
+        text = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                       if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        if text and nbmeta(cell).get("grade"):
+            out[nbmeta(cell).get("grade_id")] = text
+    return out
 
 
 # --- leak detection -------------------------------------------------------------------------------
