@@ -103,16 +103,17 @@ def _markov_step(table):
 def test_beam_one_is_greedy_and_big_beam_is_exhaustive():
     torch.manual_seed(3)
     V, eos, sos, max_len = 4, 1, 0, 4
-    # a state-dependent step: a tiny GRU cell
-    cell = torch.nn.GRUCell(3, 5)
-    emb, out = torch.nn.Embedding(V, 3), torch.nn.Linear(5, V)
+    # a state-dependent step: a tiny GRU cell, in float64 (in float32 a batch of k hypotheses and a batch
+    # of one round differently, by more than the 1e-9 the scores are compared to)
+    cell = torch.nn.GRUCell(3, 5).double()
+    emb, out = torch.nn.Embedding(V, 3).double(), torch.nn.Linear(5, V).double()
 
     @torch.no_grad()
     def step(tokens, h):
         h = cell(emb(tokens), h)
         return torch.log_softmax(out(h), -1), h
 
-    h0 = torch.zeros(1, 5)
+    h0 = torch.zeros(1, 5, dtype=torch.float64)
     # greedy by hand
     tok, h, greedy = torch.tensor([sos]), h0, []
     for _ in range(max_len):
@@ -146,12 +147,45 @@ def test_beam_beats_greedy_on_a_garden_path():
     lp = torch.log(torch.tensor([
         [0.0, 0.0, 0.6, 0.4],   # from sos (0)
         [1.0, 0.0, 0.0, 0.0],   # eos row (unused)
-        [0.0, 0.1, 0.45, 0.45],  # after 2
-        [0.0, 0.9, 0.05, 0.05],  # after 3
+        [0.0, 0.1, 0.5, 0.4],   # after 2 (no ties: torch.topk's order among equal scores is unspecified)
+        [0.0, 0.9, 0.06, 0.04],  # after 3
     ]).clamp_min(1e-12))
     step = _markov_step(lp)
     assert beam_search(step, torch.tensor([0]), 0, 1, 1, 2, alpha=0.0)[0] == [2, 2]
     assert beam_search(step, torch.tensor([0]), 0, 1, 2, 2, alpha=0.0)[0] == [3]
+
+
+
+def test_beam_search_edge_cases():
+    lp = torch.log(torch.tensor([[0.0, 0.3, 0.7, 0.0], [1.0, 0.0, 0.0, 0.0],
+                                 [0.0, 0.8, 0.0, 0.2], [0.0, 1.0, 0.0, 0.0]], dtype=torch.float64))  # 0: -inf
+    seen = []
+
+    def step(tokens, state):
+        seen.extend(tokens.tolist())
+        return lp[tokens], tokens.clone()
+
+    # max_len = 0: no step, the empty hypothesis with score 0.0
+    assert beam_search(step, torch.tensor([0]), 0, 1, 3, 0, alpha=1.0) == ([], 0.0) and seen == []
+    # a beam wider than k * V keeps every finite candidate and never an impossible (-inf) one
+    toks, score = beam_search(step, torch.tensor([0]), 0, 1, 100, 3, alpha=0.0)
+    assert toks == [2] and abs(score - math.log(0.7 * 0.8)) < 1e-12
+    assert set(seen) <= {0, 2, 3} and isinstance(score, float)
+    # every candidate impossible: ([], -inf)
+    dead = lambda tokens, state: (torch.full((tokens.shape[0], 4), -math.inf), state)
+    assert beam_search(dead, torch.tensor([0]), 0, 1, 3, 4) == ([], -math.inf)
+    # an <eos> id above 256 ends hypotheses (ids compared with ==)
+    big = torch.full((400, 400), -math.inf)
+    big[0, 300] = 0.0
+    assert beam_search(lambda t, s: (big[t], s), torch.tensor([0]), 0, 300, 2, 5) == ([], 0.0)
+
+
+def test_greedy_decode_plain_model_weights_follow_the_model_dtype():
+    torch.manual_seed(0)
+    model = build_model(7, 6, "none", emb_dim=4, hidden=6, dropout=0.0).double().eval()
+    src = torch.tensor([[4, 5, 6]])
+    ids, w = greedy_decode(model, src, src != 0, max_len=3)
+    assert w.dtype == torch.float64 and w.shape == (1, ids.shape[1], 3) and torch.all(w == 0)
 
 
 def test_train_and_translate_tiny_copy_task():

@@ -9,7 +9,7 @@ What lives here:
 - :class:`Encoder` (bidirectional GRU over padded batches) and :class:`AttnDecoder` (a GRU decoder
   with Luong-style global attention; without a score module it is the plain seq2seq decoder);
 - :class:`Seq2Seq`, :func:`build_model`, :func:`seq2seq_loss`, :func:`train_seq2seq`;
-- decoding: :func:`greedy_decode` (batched, input feeding) and :func:`beam_search` (one sentence,
+- decoding: :func:`greedy_decode` (batched, autoregressive) and :func:`beam_search` (one sentence,
   length-normalised scores), with :func:`beam_translate` gluing the model to the beam search;
 - :func:`fit_translation`: the trained-model builder notebook 06 uses and later notebooks import to
   train the same model for their comparisons.
@@ -19,6 +19,7 @@ Masks are bool with ``True`` on real tokens (as :func:`dlnlp.text.pad_batch` ret
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -230,7 +231,9 @@ def train_seq2seq(model: Seq2Seq, src: torch.Tensor, src_mask: torch.Tensor, tgt
                   seed: int = 0, progress: bool = False) -> list[float]:
     """Teacher-forced training with Adam. ``src`` (N, S), ``src_mask`` (N, S), ``tgt`` (N, T+1) holding
     ``<sos> y_1 ... y_n <eos> <pad>...``. Batches are sorted into buckets of similar source length
-    (shuffled with ``seed``), which saves the padding's compute. Returns the mean loss per epoch."""
+    (shuffled with ``seed``), which saves the padding's compute. Returns the mean loss per epoch.
+    ``progress`` shows a bar over all the batches of all epochs (with tqdm's time estimate), removed
+    when training ends."""
     from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
@@ -238,12 +241,14 @@ def train_seq2seq(model: Seq2Seq, src: torch.Tensor, src_mask: torch.Tensor, tgt
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     N = src.shape[0]
     losses = []
-    for _ in tqdm(range(epochs), disable=not progress, leave=False, desc="train"):
+    chunk = batch_size * 50
+    per_epoch = sum(-(-min(chunk, N - start) // batch_size) for start in range(0, N, chunk))
+    bar = tqdm(total=epochs * per_epoch, disable=not progress, leave=False, desc="train", unit="batch")
+    for epoch in range(epochs):
         model.train()
         # bucket by length: shuffle, sort chunks of 50 batches by length, then shuffle the batches
         order = torch.randperm(N, generator=g)
         lengths = src_mask.sum(1)
-        chunk = batch_size * 50
         batches = []
         for start in range(0, N, chunk):
             idx = order[start:start + chunk]
@@ -266,7 +271,10 @@ def train_seq2seq(model: Seq2Seq, src: torch.Tensor, src_mask: torch.Tensor, tgt
             opt.step()
             total += loss.item() * len(idx)
             count += len(idx)
+            bar.update(1)
         losses.append(total / count)
+        bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{losses[-1]:.2f}")
+    bar.close()
     return losses
 
 
@@ -276,7 +284,7 @@ def train_seq2seq(model: Seq2Seq, src: torch.Tensor, src_mask: torch.Tensor, tgt
 @torch.no_grad()
 def greedy_decode(model: Seq2Seq, src: torch.Tensor, src_mask: torch.Tensor,
                   max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Greedy decoding with input feeding, a batch at a time.
+    """Greedy (autoregressive) decoding, a batch at a time.
 
     Step ``t`` feeds the token chosen at step ``t-1`` (``<sos>`` at the first step) and the hidden
     state the previous step returned, and picks the most probable token (``argmax``; ties go to the
@@ -296,7 +304,7 @@ def greedy_decode(model: Seq2Seq, src: torch.Tensor, src_mask: torch.Tensor,
         logits, hidden, w = model.decoder(y[:, None], hidden, enc_out, src_mask)  # (B, 1, V)
         y = logits[:, -1].argmax(-1)                                             # (B,)
         y = y.masked_fill(done, model.pad_id)
-        w = torch.zeros(B, 1, S, device=src.device) if w is None else w
+        w = torch.zeros(B, 1, S, dtype=enc_out.dtype, device=enc_out.device) if w is None else w
         attn.append(w[:, 0].masked_fill(done[:, None], 0.0))
         ids.append(y)
         done = done | (y == model.eos_id)
@@ -316,8 +324,10 @@ def beam_search(step_fn: Callable, state, sos_id: int, eos_id: int, beam_size: i
 
     1. ``step_fn`` scores every extension of the ``k`` alive hypotheses: candidate score =
        hypothesis score + log-probability of the token (``k * V`` candidates);
-    2. the ``beam_size`` best candidates (by that summed log-probability; ties to the lower flat
-       index ``i * V + token``) are kept;
+    2. the ``beam_size`` best candidates (by that summed log-probability) are kept, all of them when
+       there are fewer than ``beam_size``; a candidate scoring ``-inf`` (an impossible token) is never
+       kept, so the beam shrinks rather than hold it. ``torch.topk`` leaves the order of equal scores
+       unspecified, and so is which of several candidates tied at the cut is kept;
     3. kept candidates that end in ``eos_id`` are finished; the others stay alive, and their states
        are the new states of the hypotheses they extend (reordered to match);
     4. the search stops when no hypothesis is alive.
@@ -325,9 +335,13 @@ def beam_search(step_fn: Callable, state, sos_id: int, eos_id: int, beam_size: i
     Hypotheses still alive after ``max_len`` steps are finished as they are. A finished hypothesis
     of ``n`` generated tokens (``<eos>`` counted) and summed log-probability ``L`` has the final score
     ``L / n ** alpha`` (``alpha = 0``: no length normalisation). Returns the best finished
-    hypothesis's tokens (without ``<sos>``, and without the final ``<eos>``) and its final score;
-    ties go to the hypothesis finished first.
+    hypothesis's tokens (without ``<sos>``, and without the final ``<eos>``) and its final score as a
+    float; ties go to the hypothesis finished first. ``max_len = 0`` returns ``([], 0.0)`` without
+    calling ``step_fn``; if every candidate is impossible before any hypothesis finished, the result
+    is ``([], -inf)``.
     """
+    if max_len == 0:
+        return [], 0.0
     tokens = torch.tensor([sos_id])
     hyps: list[list[int]] = [[]]
     scores = torch.zeros(1, dtype=torch.double)
@@ -341,6 +355,8 @@ def beam_search(step_fn: Callable, state, sos_id: int, eos_id: int, beam_size: i
         order = sorted(zip(top.values.tolist(), top.indices.tolist()), key=lambda p: (-p[0], p[1]))
         keep_origin, keep_tok, keep_score, new_hyps = [], [], [], []
         for score, flat in order:
+            if score == -math.inf:                                       # impossible: never kept
+                continue
             origin, tok = divmod(flat, V)
             seq = hyps[origin] + [tok]
             if tok == eos_id:
@@ -357,6 +373,8 @@ def beam_search(step_fn: Callable, state, sos_id: int, eos_id: int, beam_size: i
         tokens, scores = torch.tensor(keep_tok), torch.tensor(keep_score, dtype=torch.double)
     # hypotheses still alive after max_len steps finish as they are
     finished += [(s / len(seq) ** alpha, seq) for s, seq in zip(scores.tolist(), hyps)]
+    if not finished:                                                     # every candidate impossible
+        return [], -math.inf
     best = max(range(len(finished)), key=lambda i: (finished[i][0], -i))
     return finished[best][1], float(finished[best][0])
 

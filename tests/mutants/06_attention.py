@@ -45,7 +45,7 @@ MUTANTS = [
     Mutant("ex4_attn_decoder", "returns the incoming hidden state (the state is not carried)",
            {"h, hidden = self.rnn(x, hidden)": "h, _ = self.rnn(x, hidden)"}),
     # ex5: greedy decoding
-    Mutant("ex5_greedy_decode", "no input feeding: <sos> is fed at every step",
+    Mutant("ex5_greedy_decode", "the chosen token is not fed back: <sos> is fed at every step",
            {"model.decoder(y[:, None], hidden, enc_out, src_mask)":
             "model.decoder(torch.full_like(y, model.sos_id)[:, None], hidden, enc_out, src_mask)"}),
     Mutant("ex5_greedy_decode", "the hidden state is not carried from step to step",
@@ -65,4 +65,88 @@ MUTANTS = [
            {"cand = (scores[:, None] + log_probs": "cand = (0 * scores[:, None] + log_probs"}),
     Mutant("ex6_beam_search", "parent and token swapped when decoding the flat index",
            {"origin, tok = divmod(flat, V)": "origin, tok = flat % V, flat // V"}),
+    # ex1: the mask, the softmax's stability, layouts, side effects
+    Mutant("ex1_masked_attention", "softmax stabilised with the global max instead of each row's max",
+           {"weights = torch.softmax(scores, dim=-1)":
+            "e = torch.exp(scores - scores.max())\n    weights = e / e.sum(-1, keepdim=True)"}),
+    Mutant("ex1_masked_attention", "padding filled with -1e9 instead of -inf",
+           {'float("-inf")': "-1e9"}),
+    Mutant("ex1_masked_attention", "an additive -1e9 mask (scores + (~mask) * -1e9) instead of masked_fill",
+           {'scores = scores.masked_fill(~mask[:, None, :], float("-inf"))':
+            "scores = scores + (~mask[:, None, :]) * -1e9"}),
+    Mutant("ex1_masked_attention", "the caller's scores overwritten in place (masked_fill_)",
+           {"scores = scores.masked_fill(": "scores = scores.masked_fill_("}),
+    Mutant("ex1_masked_attention", "padding zeroed after the softmax, then the rows renormalised",
+           {'scores = scores.masked_fill(~mask[:, None, :], float("-inf"))': "pass",
+            "weights = torch.softmax(scores, dim=-1)":
+            "weights = torch.softmax(scores, dim=-1)\n    if mask is not None:\n"
+            "        weights = weights * mask[:, None, :]\n        weights = weights / weights.sum(-1, keepdim=True)"}),
+    Mutant("ex1_masked_attention", "softmax computed in float32 whatever the input's dtype",
+           {"weights = torch.softmax(scores, dim=-1)": "weights = torch.softmax(scores.float(), dim=-1).to(scores.dtype)"}),
+    Mutant("ex1_masked_attention", "NaN poisoning: the caller's values overwritten with NaN",
+           {"context = weights @ values": "values.data.fill_(float('nan'))\n    context = weights @ values"}),
+    # ex2: additive score
+    Mutant("ex2_additive_score", "W_k(keys) cached on the module on the first call and reused for later keys",
+           {"k = self.W_k(keys)[:, None, :, :]":
+            "if not hasattr(self, '_k_cache'):\n            self._k_cache = self.W_k(keys)\n"
+            "        k = self._k_cache[:, None, :, :]"}),
+    Mutant("ex2_additive_score", "tanh written as (e^2x - 1) / (e^2x + 1): NaN for large inputs",
+           {"torch.tanh(q + k)": "((2 * (q + k)).exp() - 1) / ((2 * (q + k)).exp() + 1)"}),
+    Mutant("ex2_additive_score", "a loop over source positions into a float32 buffer",
+           {"return self.v(torch.tanh(q + k)).squeeze(-1)":
+            "e = torch.zeros(q.shape[0], q.shape[1], k.shape[2])\n"
+            "        for s in range(k.shape[2]):\n"
+            "            e[:, :, s] = self.v(torch.tanh(q[:, :, 0] + k[:, 0, s][:, None])).squeeze(-1)\n"
+            "        return e"}),
+    Mutant("ex2_additive_score", "squeeze() drops every axis of size 1 (batch 1, one step, one key)",
+           {".squeeze(-1)": ".squeeze()"}),
+    # ex3: Luong scores
+    Mutant("ex3_luong_score", "W(keys) cached on the module on the first call and reused for later keys",
+           {"keys = self.W(keys)":
+            "if not hasattr(self, '_k_cache'):\n                self._k_cache = self.W(keys)\n"
+            "            keys = self._k_cache"}),
+    Mutant("ex3_luong_score", "the keys detached before W: no gradient reaches the encoder",
+           {"keys = self.W(keys)": "keys = self.W(keys.detach())"}),
+    Mutant("ex3_luong_score", "scores computed in float32 whatever the input's dtype",
+           {"return query @ keys.transpose(1, 2)": "return query.float() @ keys.float().transpose(1, 2)"}),
+    # ex4: attention decoder
+    Mutant("ex4_attn_decoder", "the source mask rebuilt from all-zero encoder states instead of src_mask",
+           {"self.attend(scores, enc_out, src_mask)": "self.attend(scores, enc_out, enc_out.abs().sum(-1) != 0)"}),
+    Mutant("ex4_attn_decoder", "no dropout on the embeddings",
+           {"x = self.dropout(self.embedding(tgt_in))": "x = self.embedding(tgt_in)"}),
+    Mutant("ex4_attn_decoder", "the incoming hidden state detached (no gradient to the encoder's summary)",
+           {"h, hidden = self.rnn(x, hidden)": "h, hidden = self.rnn(x, hidden.detach())"}),
+    Mutant("ex4_attn_decoder", "the returned hidden state detached (no gradient across calls)",
+           {"return self.W_out(self.dropout(attentional)), hidden, weights":
+            "return self.W_out(self.dropout(attentional)), hidden.detach(), weights"}),
+    Mutant("ex4_attn_decoder", "the global masked_attention called instead of self.attend",
+           {"self.attend(scores": "masked_attention(scores"}),
+    Mutant("ex4_attn_decoder", "dropout applied to the context vector too",
+           {"torch.cat([context, h], dim=-1)": "torch.cat([self.dropout(context), h], dim=-1)"}),
+    # ex5: greedy decoding
+    Mutant("ex5_greedy_decode", "`token is eos_id` (true only for small cached ints)",
+           {"done = done | (y == model.eos_id)":
+            "done = done | torch.tensor([int(t) is model.eos_id for t in y], dtype=torch.bool, device=src.device)"}),
+    Mutant("ex5_greedy_decode", "finished sentences padded with 0 instead of model.pad_id",
+           {"y = y.masked_fill(done, model.pad_id)": "y = y.masked_fill(done, 0)"}),
+    Mutant("ex5_greedy_decode", "the first input hard-coded as id 2 instead of model.sos_id",
+           {"torch.full((B,), model.sos_id,": "torch.full((B,), 2,"}),
+    Mutant("ex5_greedy_decode", "the mask rebuilt as src != 0 instead of the src_mask given",
+           {"enc_out, hidden = model.encode(src, src_mask)": "src_mask = src != 0\n    enc_out, hidden = model.encode(src, src_mask)"}),
+    Mutant("ex5_greedy_decode", "attention rows cast to float32 whatever the model's dtype",
+           {"attn.append(w[:, 0].masked_fill(done[:, None], 0.0))": "attn.append(w[:, 0].float().masked_fill(done[:, None], 0.0))"}),
+    # ex6: beam search
+    Mutant("ex6_beam_search", "`tok is eos_id` (true only for small cached ints)",
+           {"if tok == eos_id:": "if tok is eos_id:"}),
+    Mutant("ex6_beam_search", "impossible (-inf) candidates kept in the beam",
+           {"if score == -math.inf:": "if False:"}),
+    Mutant("ex6_beam_search", "max_len=0 not handled (the empty hypothesis divided by 0 ** alpha)",
+           {"if max_len == 0:": "if False:"}),
+    Mutant("ex6_beam_search", "the score returned as a tensor instead of a float",
+           {"return finished[best][1], float(finished[best][0])":
+            "return finished[best][1], torch.tensor(finished[best][0])"}),
+    Mutant("ex6_beam_search", "no answer when every candidate is impossible (max() of an empty list)",
+           {"if not finished:": "if False:"}),
+    Mutant("ex6_beam_search", "topk asked for beam_size candidates even when fewer than beam_size exist",
+           {"torch.topk(cand, min(beam_size, cand.numel()))": "torch.topk(cand, beam_size)"}),
 ]
