@@ -63,4 +63,100 @@ MUTANTS = [
            {"pooled = torch.tanh(self.pooler(h[:, 0]))": "pooled = torch.tanh(self.pooler(h[:, -1]))"}),
     Mutant("ex7_classifier", "pooler without tanh",
            {"pooled = torch.tanh(self.pooler(h[:, 0]))": "pooled = self.pooler(h[:, 0])"}),
+    # ex1 make_pair: empty and non-list segments
+    Mutant("ex1_make_pair", "an empty segment B treated as no segment B (if ids_b: instead of is not None)",
+           {"    if ids_b is not None:": "    if ids_b:"}),
+    Mutant("ex1_make_pair", "segments concatenated with + as lists: a tuple or a tensor segment breaks it",
+           {"ids = [cls_id] + list(ids_a) + [sep_id]": "ids = [cls_id] + ids_a + [sep_id]",
+            "ids += list(ids_b) + [sep_id]": "ids += ids_b + [sep_id]"}),
+    Mutant("ex1_make_pair", "segment A copied with .copy(), which tuples and tensors do not have as lists do",
+           {"ids = [cls_id] + list(ids_a) + [sep_id]": "ids = ids_a.copy()\n    ids.insert(0, cls_id)\n    ids.append(sep_id)"}),
+    Mutant("ex1_make_pair", "segment ids counted from the [SEP] tokens, so a segment holding the [SEP] id splits early",
+           {"    return torch.tensor(ids, dtype=torch.long), torch.tensor(seg, dtype=torch.long)":
+            "    t = torch.tensor(ids, dtype=torch.long)\n"
+            "    seg = ((t == sep_id).long().cumsum(0) - (t == sep_id).long()).clamp(max=1)\n"
+            "    return t, seg"}),
+    # ex2 embeddings: dropout, LayerNorm eps
+    Mutant("ex2_embeddings", "dropout forgotten",
+           {"return self.dropout(self.norm(x))": "return self.norm(x)"}),
+    Mutant("ex2_embeddings", "functional dropout without training=self.training: it still drops in eval mode",
+           {"return self.dropout(self.norm(x))": "return F.dropout(self.norm(x), self.dropout.p)"}),
+    Mutant("ex2_embeddings", "dropout before the LayerNorm",
+           {"return self.dropout(self.norm(x))": "return self.norm(self.dropout(x))"}),
+    Mutant("ex2_embeddings", "LayerNorm by hand with PyTorch's default eps instead of cfg.layer_norm_eps",
+           {"return self.dropout(self.norm(x))":
+            "return self.dropout(F.layer_norm(x, (x.shape[-1],), self.norm.weight, self.norm.bias))"}),
+    Mutant("ex2_embeddings", "dropout on the word embeddings only, before the sum",
+           {"x = (self.word_embeddings(input_ids) + self.position_embeddings(pos)[None]":
+            "x = (self.dropout(self.word_embeddings(input_ids)) + self.position_embeddings(pos)[None]",
+            "return self.dropout(self.norm(x))": "return self.norm(x)"}),
+    # ex3 layer: the visible test's blind spots, mask value and type, dtype, dropout, softmax by hand
+    Mutant("ex3_layer", "heads split as (B, nh, T, hd) straight from (B, T, H): positions and features mixed",
+           {"return t.view(B, T, nh, hd).transpose(1, 2)": "return t.reshape(B, nh, T, hd)"}),
+    Mutant("ex3_layer", "scores scaled by 1/sqrt(H) instead of 1/sqrt(head size)",
+           {"/ math.sqrt(hd)": "/ math.sqrt(H)"}),
+    Mutant("ex3_layer", "padded keys get -1e4 instead of -inf (not enough for large scores)",
+           {'~attention_mask.bool()[:, None, None, :], float("-inf"))': '~attention_mask.bool()[:, None, None, :], -1e4)'}),
+    Mutant("ex3_layer", "a 0/1 integer mask used as it is: ~ on integers is not a logical not",
+           {"~attention_mask.bool()[:, None, None, :]": "~attention_mask[:, None, None, :]"}),
+    Mutant("ex3_layer", "softmax computed in float32 whatever the input dtype",
+           {"torch.softmax(scores, dim=-1)": "torch.softmax(scores.float(), dim=-1)"}),
+    Mutant("ex3_layer", "attention dropout forgotten",
+           {"att = self.attn_dropout(torch.softmax(scores, dim=-1))": "att = torch.softmax(scores, dim=-1)"}),
+    Mutant("ex3_layer", "softmax by hand with one max over the whole tensor instead of each row",
+           {"att = self.attn_dropout(torch.softmax(scores, dim=-1))":
+            "e = (scores - scores.max()).exp()\n        att = self.attn_dropout(e / e.sum(dim=-1, keepdim=True))"}),
+    # ex4 MiniBert: a padding id where there is none, gradients
+    Mutant("ex4_minibert", "no mask given: padding assumed where the id is 0",
+           {"attention_mask = torch.ones_like(input_ids, dtype=torch.bool)": "attention_mask = input_ids != 0"}),
+    Mutant("ex4_minibert", "the given mask combined with input_ids != 0",
+           {"        x = self.embeddings(input_ids, token_type_ids)":
+            "        attention_mask = attention_mask.bool() & (input_ids != 0)\n        x = self.embeddings(input_ids, token_type_ids)"}),
+    Mutant("ex4_minibert", "the embeddings detached: fine-tuning never reaches them",
+           {"x = self.embeddings(input_ids, token_type_ids)": "x = self.embeddings(input_ids, token_type_ids).detach()"}),
+    Mutant("ex4_minibert", "hidden states detached between layers",
+           {"            x = layer(x, attention_mask)": "            x = layer(x, attention_mask).detach()"}),
+    # ex5 mask_tokens: the stated order of the draws, hard-coded ids, the range of random tokens
+    Mutant("ex5_mask_tokens", "the 80/10/10 draw made before the selection draw",
+           {"    u = torch.rand(shape, generator=generator).to(dev)\n": "    r = torch.rand(shape, generator=generator).to(dev)\n    u = torch.rand(shape, generator=generator).to(dev)\n",
+            "    r = torch.rand(shape, generator=generator).to(dev)\n    to_mask": "    to_mask"}),
+    Mutant("ex5_mask_tokens", "random tokens drawn only for the positions that need one",
+           {"random_ids = torch.randint(n_special, vocab_size, shape, generator=generator).to(dev)":
+            "random_ids = torch.zeros_like(input_ids)\n    random_ids[to_random] = torch.randint(n_special, vocab_size, (int(to_random.sum()),), generator=generator).to(dev)"}),
+    Mutant("ex5_mask_tokens", "special tokens hard-coded as ids below 5 instead of n_special",
+           {"(input_ids >= n_special)": "(input_ids >= 5)"}),
+    Mutant("ex5_mask_tokens", "[MASK] id hard-coded as 4",
+           {"inputs[to_mask] = mask_id": "inputs[to_mask] = 4"}),
+    Mutant("ex5_mask_tokens", "random tokens never the last id of the vocabulary (off by one)",
+           {"torch.randint(n_special, vocab_size, shape": "torch.randint(n_special, vocab_size - 1, shape"}),
+    # ex6 head and loss: log of softmax, eps, return type, dtype
+    Mutant("ex6_mlm_head", "loss as the log of the softmax (log(0) for large logits)",
+           {"    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)":
+            "    logp = torch.log(torch.softmax(logits, dim=-1)).reshape(-1, logits.shape[-1])\n"
+            "    return F.nll_loss(logp, labels.reshape(-1), ignore_index=IGNORE_INDEX)"}),
+    Mutant("ex6_mlm_head", "head LayerNorm by hand with PyTorch's default eps instead of cfg.layer_norm_eps",
+           {"h = self.norm(F.gelu(self.dense(hidden)))":
+            "h = F.gelu(self.dense(hidden))\n        h = F.layer_norm(h, (h.shape[-1],), self.norm.weight, self.norm.bias)"}),
+    Mutant("ex6_mlm_head", "loss returned as a Python float (no gradient)",
+           {"labels.reshape(-1), ignore_index=IGNORE_INDEX)\n": "labels.reshape(-1), ignore_index=IGNORE_INDEX).item()\n"}),
+    Mutant("ex6_mlm_head", "loss computed in float32 whatever the dtype of the logits",
+           {"F.cross_entropy(logits.reshape(-1, logits.shape[-1])": "F.cross_entropy(logits.float().reshape(-1, logits.shape[-1])"}),
+    Mutant("ex6_mlm_head", "unselected labels overwritten in the caller's tensor to compute a masked mean",
+           {"    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)":
+            "    keep = labels != IGNORE_INDEX\n    labels[~keep] = 0\n"
+            "    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction='none')\n"
+            "    return (nll * keep.reshape(-1)).sum() / keep.sum()"}),
+    # ex7 classifier: dropout, segments
+    Mutant("ex7_classifier", "dropout forgotten",
+           {"return self.classifier(self.dropout(pooled))": "return self.classifier(pooled)"}),
+    Mutant("ex7_classifier", "functional dropout without training=self.training: it still drops in eval mode",
+           {"return self.classifier(self.dropout(pooled))": "return self.classifier(F.dropout(pooled, self.dropout.p))"}),
+    Mutant("ex7_classifier", "dropout on the [CLS] vector before the pooler instead of after it",
+           {"pooled = torch.tanh(self.pooler(h[:, 0]))": "pooled = torch.tanh(self.pooler(self.dropout(h[:, 0])))",
+            "return self.classifier(self.dropout(pooled))": "return self.classifier(pooled)"}),
+    Mutant("ex7_classifier", "segment ids not passed to the encoder",
+           {"h = self.bert(input_ids, token_type_ids, attention_mask)": "h = self.bert(input_ids, None, attention_mask)"}),
+    Mutant("ex7_classifier", "no mask given: padding assumed where the id is 0",
+           {"h = self.bert(input_ids, token_type_ids, attention_mask)":
+            "h = self.bert(input_ids, token_type_ids, input_ids != 0 if attention_mask is None else attention_mask)"}),
 ]
