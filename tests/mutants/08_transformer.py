@@ -11,7 +11,15 @@ MUTANTS = [
     Mutant("ex1_positional_encoding", "sines and cosines in two halves instead of interleaved",
            {"pe[:, 0::2] = torch.sin(angle)\n    pe[:, 1::2] = torch.cos(angle)":
             "pe[:, :d_model // 2] = torch.sin(angle)\n    pe[:, d_model // 2:] = torch.cos(angle)"}),
-    # ex2: encoder layer
+    Mutant("ex1_positional_encoding", "computed in float32 throughout (the Annotated Transformer's version)",
+           {"pos = torch.arange(max_len, dtype=torch.float64)": "pos = torch.arange(max_len, dtype=torch.float32)",
+            "two_i = torch.arange(0, d_model, 2, dtype=torch.float64)": "two_i = torch.arange(0, d_model, 2, dtype=torch.float32)",
+            "pe = torch.zeros(max_len, d_model, dtype=torch.float64)": "pe = torch.zeros(max_len, d_model)"}),
+    Mutant("ex1_positional_encoding", "exponent 2i / d_model from an integer arange (computed in float32)",
+           {"two_i = torch.arange(0, d_model, 2, dtype=torch.float64)": "two_i = torch.arange(0, d_model, 2)"}),
+    Mutant("ex1_positional_encoding", "sin and cos taken of float32 angles",
+           {"torch.sin(angle)": "torch.sin(angle.float())", "torch.cos(angle)": "torch.cos(angle.float())"}),
+    Mutant("ex1_positional_encoding", "returned as a trainable nn.Parameter", {"return pe.float()": "return nn.Parameter(pe.float())"}),
     Mutant("ex2_encoder_layer", "residual missing around the self-attention (post-norm)",
            {"x = self.norm1(x + self.dropout1(self.self_attn(x, x, x, mask)[0]))":
             "x = self.norm1(self.dropout1(self.self_attn(x, x, x, mask)[0]))"}),
@@ -24,6 +32,23 @@ MUTANTS = [
     Mutant("ex2_encoder_layer", "padding mask not passed to the self-attention",
            {"self.self_attn(x, x, x, mask)[0]": "self.self_attn(x, x, x)[0]",
             "self.self_attn(h, h, h, mask)[0]": "self.self_attn(h, h, h)[0]"}),
+    Mutant("ex2_encoder_layer", "sublayer-output dropout forgotten (post-norm)",
+           {"self.norm1(x + self.dropout1(self.self_attn(x, x, x, mask)[0]))": "self.norm1(x + self.self_attn(x, x, x, mask)[0])",
+            "self.norm2(x + self.dropout2(self.ff(x)))": "self.norm2(x + self.ff(x))"}),
+    Mutant("ex2_encoder_layer", "dropout on the sublayer input instead of its output (post-norm)",
+           {"            x = self.norm1(x + self.dropout1(self.self_attn(x, x, x, mask)[0]))":
+            "            d = self.dropout1(x)\n            x = self.norm1(x + self.self_attn(d, d, d, mask)[0])"}),
+    Mutant("ex2_encoder_layer", "dropout after the residual sum (pre-norm)",
+           {"x = x + self.dropout2(self.ff(self.norm2(x)))": "x = self.dropout2(x + self.ff(self.norm2(x)))"}),
+    Mutant("ex2_encoder_layer", "norm1 reused before the feed-forward (pre-norm)",
+           {"self.ff(self.norm2(x))": "self.ff(self.norm1(x))"}),
+    Mutant("ex2_encoder_layer", "norm1 reused after the feed-forward (post-norm)",
+           {"x = self.norm2(x + self.dropout2(self.ff(x)))": "x = self.norm1(x + self.dropout2(self.ff(x)))"}),
+    Mutant("ex2_encoder_layer", "residual added in place (x += ...: changes the caller's tensor, pre-norm)",
+           {"x = x + self.dropout1(self.self_attn(h, h, h, mask)[0])": "x += self.dropout1(self.self_attn(h, h, h, mask)[0])"}),
+    Mutant("ex2_encoder_layer", "NaN poisoning: fills its non-grad input with NaN",
+           {"        if self.norm_first:\n            h = self.norm1(x)":
+            "        if not x.requires_grad:\n            x.fill_(float('nan'))\n        if self.norm_first:\n            h = self.norm1(x)"}),
     # ex3: decoder layer
     Mutant("ex3_decoder_layer", "cross-attention keys and values from the decoder instead of memory",
            {"self.cross_attn(y, memory, memory, memory_mask)": "self.cross_attn(y, y, y)"}),
@@ -34,6 +59,20 @@ MUTANTS = [
            {"memory, memory, memory_mask)": "memory, memory)"}),
     Mutant("ex3_decoder_layer", "residual missing around the cross-attention (post-norm)",
            {"y = self.norm2(y + self.dropout2(": "y = self.norm2(self.dropout2("}),
+    Mutant("ex3_decoder_layer", "dropout forgotten on the cross-attention output (post-norm)",
+           {"self.norm2(y + self.dropout2(self.cross_attn(y, memory, memory, memory_mask)[0]))":
+            "self.norm2(y + self.cross_attn(y, memory, memory, memory_mask)[0])"}),
+    Mutant("ex3_decoder_layer", "dropout after the residual sum (pre-norm feed-forward)",
+           {"y = y + self.dropout3(self.ff(self.norm3(y)))": "y = self.dropout3(y + self.ff(self.norm3(y)))"}),
+    Mutant("ex3_decoder_layer", "norm2 reused before the feed-forward (pre-norm)",
+           {"self.ff(self.norm3(y))": "self.ff(self.norm2(y))"}),
+    Mutant("ex3_decoder_layer", "norm2 reused after the feed-forward (post-norm)",
+           {"y = self.norm3(y + self.dropout3(self.ff(y)))": "y = self.norm2(y + self.dropout3(self.ff(y)))"}),
+    Mutant("ex3_decoder_layer", "residual added in place (y += ...: changes the caller's tensor, pre-norm)",
+           {"y = y + self.dropout1(self.self_attn(h, h, h, tgt_mask)[0])": "y += self.dropout1(self.self_attn(h, h, h, tgt_mask)[0])"}),
+    Mutant("ex3_decoder_layer", "NaN poisoning: fills its non-grad memory with NaN",
+           {"        if self.norm_first:\n            h = self.norm1(y)":
+            "        if not memory.requires_grad:\n            memory.fill_(float('nan'))\n        if self.norm_first:\n            h = self.norm1(y)"}),
     # ex4: the full model
     Mutant("ex4_transformer", "embeddings not scaled by sqrt(d_model)",
            {"self.src_embed(src) * math.sqrt(self.d_model)": "self.src_embed(src)",
@@ -47,6 +86,17 @@ MUTANTS = [
             "y = self.tgt_embed(tgt_in) * math.sqrt(self.d_model)"}),
     Mutant("ex4_transformer", "final decoder norm skipped (matters for pre-norm)",
            {"return self.generator(self.dec_norm(y))": "return self.generator(y)"}),
+    Mutant("ex4_transformer", "source mask with the padding id 0 hard-coded",
+           {"src_mask = ref.make_src_mask(src, self.pad_id)": "src_mask = ref.make_src_mask(src, 0)"}),
+    Mutant("ex4_transformer", "target mask from tgt_in != 0 instead of pad_id",
+           {"tgt_mask = ref.make_tgt_mask(tgt_in, self.pad_id)": "tgt_mask = ref.make_tgt_mask(tgt_in, 0)"}),
+    Mutant("ex4_transformer", "embedding dropout skipped (positional encoding added by hand)",
+           {"x = self.pos(self.src_embed(src) * math.sqrt(self.d_model))":
+            "x = self.src_embed(src) * math.sqrt(self.d_model) + self.pos.pe[:src.size(1)].to(self.src_embed.weight.dtype)"}),
+    Mutant("ex4_transformer", "NaN poisoning: decode fills its non-grad memory with NaN",
+           {"        tgt_mask = ref.make_tgt_mask(tgt_in, self.pad_id)\n":
+            "        if not memory.requires_grad:\n            memory.fill_(float('nan'))\n"
+            "        tgt_mask = ref.make_tgt_mask(tgt_in, self.pad_id)\n"}),
     # ex5: label smoothing
     Mutant("ex5_label_smoothing", "padding positions counted in the loss",
            {"keep = target != pad_id": "keep = torch.ones_like(target, dtype=torch.bool)"}),
@@ -55,8 +105,25 @@ MUTANTS = [
     Mutant("ex5_label_smoothing", "averaged over all positions, padding included",
            {"(loss * keep).sum() / keep.sum()": "(loss * keep).sum() / keep.numel()"}),
     Mutant("ex5_label_smoothing", "the (1 - eps) factor forgotten", {"(1 - eps) * nll": "nll"}),
+    Mutant("ex5_label_smoothing", "log of softmax instead of log_softmax (-inf for large logits)",
+           {"F.log_softmax(logits.reshape(-1, V), dim=-1)": "torch.log(torch.softmax(logits.reshape(-1, V), dim=-1))"}),
+    Mutant("ex5_label_smoothing", "log-softmax by hand subtracting the global max instead of each row's",
+           {"logp = F.log_softmax(logits.reshape(-1, V), dim=-1)":
+            "z = logits.reshape(-1, V) - logits.max()\n    logp = z - z.exp().sum(-1, keepdim=True).log()"}),
+    Mutant("ex5_label_smoothing", "logits shifted in place for stability (changes the caller's tensor)",
+           {"    logp = F.log_softmax(": "    logits.sub_(logits.max(-1, keepdim=True).values.detach())\n    logp = F.log_softmax("}),
+    Mutant("ex5_label_smoothing", "a Python float returned instead of a tensor",
+           {"return (loss * keep).sum() / keep.sum()": "return ((loss * keep).sum() / keep.sum()).item()"}),
     # ex6: warm-up schedule
     Mutant("ex6_noam", "max instead of min (no warm-up)", {"min(step ** -0.5": "max(step ** -0.5"}),
     Mutant("ex6_noam", "warm-up exponent -0.5 instead of -1.5", {"warmup ** -1.5": "warmup ** -0.5"}),
     Mutant("ex6_noam", "step 0 not handled", {"    step = max(step, 1)\n": ""}),
+    Mutant("ex6_noam", "a float64 tensor returned instead of a Python float",
+           {"return d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)":
+            "return torch.tensor(d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5), dtype=torch.float64)"}),
+    Mutant("ex6_noam", "the minimum taken with torch.minimum (a tensor is returned)",
+           {"return d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)":
+            "s = torch.tensor(float(step), dtype=torch.float64)\n    return d_model ** -0.5 * torch.minimum(s ** -0.5, s * warmup ** -1.5)"}),
+    Mutant("ex6_noam", "only step 0 is mapped to step 1 (a negative step breaks)",
+           {"    step = max(step, 1)\n": "    step = 1 if step == 0 else step\n"}),
 ]
