@@ -81,6 +81,9 @@ def _prepare_student(preload: list[str], threads: int):
     from .shell import make_shell
 
     shell = make_shell()
+    from . import tripwire
+
+    tripwire.prepare(preload)           # reference answers built with their checks before any import
     errors = {}
     for mod in preload:
         try:

@@ -11,10 +11,11 @@ attempt is reported.
 How it is kept out of the submission's reach (:func:`activate`, in the student kernel, before any
 submission code runs):
 
-* the modules that hold the notebook's answers are compiled afresh from their source with a check as
-  the first statement of every answer function and of every method of an answer class. The check
-  calls ``sys.audit`` through a constant of the code object, not through a name, so no rebinding of
-  globals, ``sys`` or builtins skips it; the real, unchecked code is never in the kernel;
+* the modules that hold the answers are compiled from their source with a check as the first
+  statement of every answer function and of every method of an answer class, before anything imports
+  them (:func:`prepare`, in the student-kernel zygote; a module imported earlier is replaced). The
+  check calls ``sys.audit`` through a constant of the code object, not through a name, so no
+  rebinding of globals, ``sys`` or builtins skips it; the unchecked code is never in the kernel;
 * an audit hook (PEP 578: it cannot be removed) takes the decision. Its state (the exercise under test,
   the attempts seen, a per-kernel secret) lives only in its own closure; the hook refuses the ways to
   reach or rebuild it: ``gc`` introspection, building code objects, marshalling code, trace and profile
@@ -42,17 +43,23 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["COURSE_ANSWERS", "answers_for", "exercise_of", "activate", "control", "static_flags",
+__all__ = ["COURSE_ANSWERS", "answers_for", "exercise_of", "prepare", "activate", "control", "static_flags",
            "ReferenceWithheld", "Wire", "EVENT"]
 
 EVENT = "autograder.reference_answer"
 _CONTROL = "autograder.tripwire"
 _PLACEHOLDER = "__autograder_tripwire_check__"
 
-_R = "dlnlp.reference."
-def _q(mod, *names):
-    return tuple(_R + mod + "." + n for n in names)
-COURSE_ANSWERS = {
+
+
+def _q(mod: str, *names: str) -> tuple[str, ...]:
+    return tuple(f"dlnlp.reference.{mod}.{n}" for n in names)
+
+
+# For every exercise of the course: the reference objects that answer it (a wrapper of any of them
+# passes its tests), the helpers they delegate the work to included. () where no reference object
+# does. tests/test_grading_tripwire.py checks that every exercise of every notebook is here.
+COURSE_ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
     "01_backprop": {
         "ex1_value_ops": _q("autograd", "Value"),
         "ex2_backward": _q("autograd", "backward", "topological_order"),
@@ -307,9 +314,42 @@ def _load_withheld(module: str, names: set[str], finder: _Finder) -> list[str]:
                 elif getattr(v, "__module__", None) == module and hasattr(mod, getattr(v, "__name__", "") or "\0") \
                         and getattr(old, v.__name__, None) is v:
                     d[k] = getattr(mod, v.__name__)
+    _BUILT[module] = (mod, set(names))
+    return _files_of(origin)
+
+
+def _files_of(origin: str) -> list[str]:
     base = os.path.realpath(origin)
     stem = os.path.splitext(os.path.basename(base))[0]
     return [base, os.path.join(os.path.dirname(base), "__pycache__", stem + ".")]
+
+
+_FINDER = _Finder()
+_BUILT: dict[str, tuple] = {}            # module -> (instrumented module, names checked in it)
+
+
+def prepare(preload: list[str] | None = None) -> None:
+    """Build the course's reference modules with the check in every answer of every notebook, before
+    anything imports them (the student-kernel zygote calls this before the notebook's imports), so
+    that the unchecked code is never loaded at all. Nothing is decided here: :func:`activate` arms
+    only the answers of the notebook being graded."""
+    if preload is not None and not any(m.split(".")[0] == "dlnlp" for m in preload):
+        return
+    by_module: dict[str, set[str]] = {}
+    for table in COURSE_ANSWERS.values():
+        for quals in table.values():
+            for q in quals:
+                mod, _, name = q.rpartition(".")
+                by_module.setdefault(mod, set()).add(name)
+    for mod, names in sorted(by_module.items()):
+        if mod in sys.modules:
+            continue
+        try:
+            _load_withheld(mod, names, _FINDER)
+        except Exception:        # activate() tries again and reports
+            pass
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
 
 
 def activate(cfg: dict | None):
@@ -327,15 +367,22 @@ def activate(cfg: dict | None):
             if mod and name:
                 by_module.setdefault(mod, set()).add(name)
                 owner[q] = ex
-    finder = _Finder()
     protected: list[str] = []
     errors = []
+    replaced = False
     for mod, names in sorted(by_module.items()):
+        built = _BUILT.get(mod)
+        if built is not None and sys.modules.get(mod) is built[0] and names <= built[1]:
+            protected += _files_of(built[0].__spec__.origin)     # prepared before any import
+            continue
+        replaced = replaced or mod in sys.modules
         try:
-            protected += _load_withheld(mod, names, finder)
+            protected += _load_withheld(mod, names, _FINDER)
         except Exception as e:          # a module that cannot be built fails alone (the notebook will too)
             errors.append(f"{mod}: {type(e).__name__}: {e}")
-    sys.meta_path.insert(0, finder)
+    if _FINDER in sys.meta_path:
+        sys.meta_path.remove(_FINDER)
+    sys.meta_path.insert(0, _FINDER)
     sys.dont_write_bytecode = True       # writing bytecode marshals code objects, refused below
     import gc
     import linecache
@@ -344,7 +391,8 @@ def activate(cfg: dict | None):
         for f in list(linecache.cache):
             if isinstance(f, str) and os.path.realpath(f).startswith(p):
                 linecache.cache.pop(f, None)
-    gc.collect()                        # the unchecked build, if one was imported, is gone for good
+    if replaced:
+        gc.collect()                    # the unchecked build that was imported is gone for good
     _install_hook(key, owner, tuple(protected))
     del key
     return control
