@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import sandbox, tripwire
+from . import cgroup, sandbox, tripwire
 from .sandbox import Isolation, Limits
 from .wire import Channel, ChannelClosed, ProtocolError
 
@@ -172,26 +172,47 @@ class _LogCapture(logging.Handler):
             pass
 
 
-def read_submission(path: Path) -> tuple[object | None, list[dict]]:
-    """Read a notebook file; return (notebook or None, flags)."""
+def read_submission(path: Path, max_bytes: int = Limits.notebook_mb << 20,
+                    max_cells: int = Limits.max_cells) -> tuple[object | None, list[dict]]:
+    """Read a notebook file; return (notebook or None, flags).
+
+    A file over ``max_bytes`` is not read at all, and one with more than ``max_cells`` cells is not
+    validated or converted (nbformat's validation of a 300k-cell notebook takes minutes and GBs in the
+    grading worker, outside any sandbox): both are flagged and score 0, and the batch goes on."""
     flags: list[dict] = []
     if path.is_symlink():
         return None, [Flag("linked_file", f"{path.name} is a symbolic link; links are never followed, so it "
                                           "was not graded")]
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return None, [Flag("notebook_too_large", f"{path.name} is {size / 2 ** 20:.1f} MiB, more than the "
+                                                     f"{max_bytes / 2 ** 20:.0f} MiB a notebook may have; it was "
+                                                     "not graded")]
         with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
-            raw = f.read()
+            raw = f.read(max_bytes + 1)
     except OSError as e:
         return None, [Flag("unreadable_file", f"{path.name} could not be read: {e}")]
+    if len(raw) > max_bytes:
+        return None, [Flag("notebook_too_large", f"{path.name} is more than the {max_bytes / 2 ** 20:.0f} MiB "
+                                                 "a notebook may have; it was not graded")]
     if not raw.strip():
         return None, [Flag("empty_file", f"{path.name} is empty (0 bytes of notebook)")]
     try:
         data = json.loads(raw.decode("utf-8", errors="replace"))
-    except ValueError as e:
-        return None, [Flag("invalid_json", f"{path.name} is not valid notebook JSON ({e}); the file is "
+    except (ValueError, RecursionError) as e:
+        return None, [Flag("invalid_json", f"{path.name} is not valid notebook JSON ({str(e)[:200]}); the file is "
                                             "probably truncated or was edited outside Jupyter")]
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         return None, [Flag("not_a_notebook", f"{path.name} is JSON but not a notebook")]
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        sheets = data.get("worksheets")
+        cells = [c for w in sheets if isinstance(w, dict) for c in (w.get("cells") or [])] \
+            if isinstance(sheets, list) else []
+    if len(cells) > max_cells:
+        return None, [Flag("too_many_cells", f"{path.name} has {len(cells)} cells, more than the {max_cells} a "
+                                             "notebook may have; it was not graded")]
     major = data.get("nbformat", 4)
     try:
         nb = nbformat.reads(json.dumps(data), as_version=4)
@@ -494,6 +515,78 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()[:120]
+    except OSError:
+        return ""
+
+
+def _host_pid(root: int, inner: int) -> int | None:
+    """The pid, as this process sees it, of the process below ``root`` that is ``inner`` in its own
+    PID namespace (a kernel inside bubblewrap)."""
+    for p in _tree(root):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("NSpid:"):
+                        parts = line.split()
+                        if len(parts) > 2 and int(parts[-1]) == inner:
+                            return p
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _kernel_ident(iso: Isolation) -> tuple[int, int] | None:
+    """The unprivileged user the kernels run as (None: the grader is not root, or, below bubblewrap,
+    the Python installation is not readable by other users)."""
+    ident = sandbox.kernel_identity()
+    if ident is None or iso.level == "bwrap":
+        return ident
+    import autograder
+
+    need = [os.path.dirname(os.path.realpath(sys.executable)), sys.prefix, sys.base_prefix,
+            os.path.dirname(os.path.dirname(os.path.abspath(autograder.__file__)))]
+    return ident if sandbox.reachable_by_others(need) is None else None
+
+
+def _open_parents(workdir: Path) -> None:
+    """Let the kernel's user pass through the grader's temporary folders above its own folder."""
+    top = Path(tempfile.gettempdir()).resolve()
+    for d in Path(workdir).resolve().parents:
+        if d == top or top not in d.parents:
+            break
+        try:
+            st = d.stat()
+            if st.st_uid == os.geteuid() and not st.st_mode & 0o001:
+                os.chmod(d, (st.st_mode & 0o7777) | 0o011)
+        except OSError:
+            pass
+
+
+def _ident_note(iso: Isolation) -> str | None:
+    """Why the kernels run as the grader's own user, when they do as root."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0 or _kernel_ident(iso) is not None:
+        return None
+    import autograder
+
+    need = [os.path.dirname(os.path.realpath(sys.executable)), sys.prefix, sys.base_prefix,
+            os.path.dirname(os.path.dirname(os.path.abspath(autograder.__file__)))]
+    return (f"the student kernels run as root without capabilities: {sandbox.reachable_by_others(need)} "
+            "(above the Python installation) is closed to other users, so an unprivileged kernel could "
+            "not run Python; bubblewrap does not have this limit")
+
+
 class StudentKernel:
     """The sandboxed process that runs a submission's cells (see :mod:`.kernel`).
 
@@ -508,6 +601,11 @@ class StudentKernel:
         self.iso = iso
         self.proc = None
         self.zygote = zygote
+        self.group: cgroup.Group | None = None
+        self.kernel_pid: int | None = None
+        self.quota_mounted = zygote is not None and zygote.quota_error is None
+        self._watched = 0.0
+        self._reported: set[str] = set()
         ctl_parent, ctl_child = socket.socketpair()
         self.rpc_for_tester, rpc_child = socket.socketpair()
         env = sandbox.student_env(workdir, limits)
@@ -515,6 +613,10 @@ class StudentKernel:
         if cache:
             for f in Path(cache).glob("fontlist*.json"):
                 shutil.copy(f, Path(env["MPLCONFIGDIR"]) / f.name)
+        self.ident = zygote.ident if zygote is not None else _kernel_ident(iso)
+        sandbox.hand_over(workdir, self.ident)
+        if self.ident is not None and iso.level != "bwrap":
+            _open_parents(workdir)
         read, write = sandbox.allowed_roots(workdir)
         init = {"workdir": str(workdir), "level": iso.level, "landlock_abi": iso.landlock_abi,
                 "userns": iso.userns and iso.level == "landlock", "read": read, "write": write,
@@ -522,8 +624,18 @@ class StudentKernel:
                 "cpu_seconds": int(limits.notebook_timeout * max(1, limits.threads) * 2 + 120)}
         if tripwire:
             init["tripwire"] = tripwire          # reference answers withheld per exercise (.tripwire)
+        if self.ident is not None:
+            init["uid"], init["gid"] = self.ident
         self.applied: list[str] = []
+        self.outside: list[str] = []              # protections held by the grader, outside the kernel
         self.memory_exceeded = False
+        try:
+            self.group = cgroup.Group(memory_bytes=self.memory_limit_bytes(), tasks=limits.extra_processes + 64,
+                                      cpus=max(1, limits.threads))
+            self.outside.append(f"control group ({self.group.kind}): {limits.extra_processes + 64} tasks, "
+                                f"{self.memory_limit_bytes() >> 20} MiB, {max(1, limits.threads)} CPU")
+        except OSError as e:
+            self.group_error = str(e)
         self._ctl_sock = ctl_parent
         self.ctl = Channel(ctl_parent.fileno())
         self.log_path = (zygote.log_path if zygote else logdir / f"kernel-{int(time.time() * 1000)}.log")
@@ -531,17 +643,20 @@ class StudentKernel:
         try:
             if zygote is not None:
                 self.pid = zygote.fork(ctl_child, rpc_child, init)
+                if self.group is not None:      # before it runs any cell: the child waits for one
+                    self.group.add(self.pid)
                 ctl_child.close()
                 rpc_child.close()
             else:
                 argv = [sys.executable, "-I", "-m", "autograder.grading.kernel", "student",
                         str(ctl_child.fileno()), str(rpc_child.fileno())]
-                cmd = sandbox.build_command(argv, workdir, iso, env)
+                cmd = sandbox.build_command(argv, workdir, iso, env, ident=self.ident)
                 self._log = open(self.log_path, "wb")
                 self.proc = subprocess.Popen(cmd, pass_fds=(ctl_child.fileno(), rpc_child.fileno()),
                                              env=env if iso.level != "bwrap" else {"PATH": "/usr/bin:/bin"},
                                              cwd=str(workdir), stdin=subprocess.DEVNULL, stdout=self._log,
-                                             stderr=subprocess.STDOUT, start_new_session=True)
+                                             stderr=subprocess.STDOUT, start_new_session=True,
+                                             preexec_fn=self.group.add_self if self.group is not None else None)
                 self.pid = self.proc.pid
                 ctl_child.close()
                 rpc_child.close()
@@ -550,7 +665,11 @@ class StudentKernel:
             if not msg.get("ready"):
                 raise KernelStartError("the student kernel did not start")
             self.applied = list(msg.get("applied", []))
-        except (ChannelClosed, TimeoutError, ProtocolError, OSError, KeyError) as e:
+            self.kernel_pid = self.pid
+            if self.proc is not None and iso.level == "bwrap":
+                self.kernel_pid = _host_pid(self.proc.pid, int(msg.get("pid", -1))) or self.pid
+            self.applied += self.outside
+        except (ChannelClosed, TimeoutError, ProtocolError, OSError, KeyError, subprocess.SubprocessError) as e:
             self.kill()
             raise KernelStartError(f"the student kernel did not start ({type(e).__name__}: {e}); "
                                    f"log: {self.log_tail()}") from None
@@ -571,17 +690,92 @@ class StudentKernel:
         return self.proc.poll() if self.proc is not None else None
 
     def pids(self) -> list[int]:
+        """Every process of the kernel: its control group (also what left its process tree), else its
+        process tree."""
+        if self.group is not None:
+            return self.group.procs()
         pid = getattr(self, "pid", None)
         return _tree(pid) if pid else []
 
+    def memory_cap_mb(self) -> float:
+        return self.limits.memory_mb * 1.25 + 512
+
+    def memory_limit_bytes(self) -> int:
+        """The control group's hard limit: the watchdog's cap plus the tmpfs folder (its pages are
+        charged to the group) and some room for the watchdog to act first."""
+        return int(self.memory_cap_mb() + self.limits.disk_mb + 256) << 20
+
+    def memory_mb(self) -> float:
+        if self.group is not None:
+            return self.group.memory_bytes() / 2 ** 20
+        return _rss_mb(self.pids())
+
     def check_memory(self) -> bool:
-        """False (and the kernel killed) when it holds far more than its cap."""
-        cap = self.limits.memory_mb * 1.25 + 512
-        if _rss_mb(self.pids()) > cap:
+        """False (and the kernel killed) when it, with every process it started, holds far more
+        than its cap."""
+        if self.memory_mb() > self.memory_cap_mb():
             self.memory_exceeded = True
             self.kill()
             return False
         return True
+
+    def _own_pids(self) -> set[int]:
+        """The kernel process and the bubblewrap processes above it (its legitimate processes)."""
+        own, p = set(), self.kernel_pid
+        members = set(self.group.procs()) if self.group is not None else set()
+        while p and p > 1 and (not own or p in members):
+            own.add(p)
+            p = _ppid(p)
+        return own
+
+    def watch(self, force: bool = False) -> list[tuple[str, str]]:
+        """What the kernel did that its own process cannot hide, seen from here: processes besides
+        the kernel in its group (killed at once), forks refused at the task limit, processes the memory
+        limit killed, a full disk quota. Returns (code, message) pairs not reported before; code
+        ``violation`` goes with the sandbox violations, the others are flags of their own."""
+        now = time.monotonic()
+        if not force and now - self._watched < 0.2:
+            return []
+        self._watched = now
+        found: list[tuple[str, str]] = []
+        if self.group is not None and self.kernel_pid:
+            own = self._own_pids()
+            stray = [p for p in self.group.procs() if p not in own]
+            if stray:
+                names = [f"{_cmdline(p) or _comm(p) or '?'}" for p in stray[:5]]
+                self.group.kill(keep=own)
+                found.append(("violation", f"started {len(stray)} process(es) outside the kernel, seen by "
+                                           f"the grader and killed: {', '.join(names)}"))
+            ev = self.group.events()
+            if ev.get("pids_max"):
+                found.append(("process_limit", f"the kernel tried to run more than "
+                                               f"{self.limits.extra_processes + 64} tasks; forks were refused"))
+            if ev.get("oom_kill"):
+                found.append(("memory_limit", "the kernel's control group reached its memory limit and "
+                                              "the system killed a process in it"))
+        if self.workdir is not None:
+            quota = self.limits.disk_mb << 20
+            if self.quota_mounted:
+                try:
+                    st = os.statvfs(self.workdir)
+                    if st.f_bavail * st.f_frsize < (1 << 20):
+                        found.append(("disk_quota", f"the kernel filled its folder's quota of "
+                                                    f"{self.limits.disk_mb} MiB; further writes failed"))
+                except OSError:
+                    pass
+            elif force or now - getattr(self, "_du_at", 0.0) > 1.0:
+                self._du_at = now
+                if sandbox.folder_bytes(self.workdir, stop_at=quota) > quota:
+                    found.append(("disk_quota", f"the kernel wrote more than its quota of "
+                                                f"{self.limits.disk_mb} MiB; it was stopped"))
+                    self.kill()
+        out = []
+        for code, text in found:
+            key = code if code != "violation" else text
+            if key not in self._reported:
+                self._reported.add(key)
+                out.append((code, text))
+        return out
 
     def interrupt(self) -> None:
         for p in self.pids():
@@ -596,6 +790,8 @@ class StudentKernel:
 
     def kill(self) -> None:
         pid = getattr(self, "pid", None)
+        if self.group is not None:
+            self.group.kill()                  # the kernel and whatever it started, also detached
         if pid and self.alive():
             _kill_tree(pid)
         if self.proc is not None:
@@ -632,6 +828,8 @@ class StudentKernel:
         except Exception:
             pass
         self.kill()
+        if self.group is not None:
+            self.group.remove()
 
 
 class KernelZygote:
@@ -640,9 +838,15 @@ class KernelZygote:
     its own sandbox. No submission code ever runs in the zygote itself."""
 
     def __init__(self, iso: Isolation, limits: Limits, preload: list[str]):
-        self.key = (iso.level, tuple(preload), limits.threads)
+        self.key = (iso.level, tuple(preload), limits.threads, limits.disk_mb)
         self.iso = iso
-        self.scratch = Path(tempfile.mkdtemp(prefix="ag-kz-"))
+        self.ident = _kernel_ident(iso)
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"ag-kz-{os.getpid()}-"))   # pid: see release_scratch_of
+        # one kernel at a time runs from a zygote, and each folder is deleted before the next kernel
+        # starts: a tmpfs of the quota's size on the zygote's scratch bounds each kernel's writes
+        # (mounted before bubblewrap starts: later mounts would not reach into its namespace)
+        self.quota_error = sandbox.mount_quota(self.scratch, limits.disk_mb + 16, self.ident)
+        os.chmod(self.scratch, 0o711)
         base = self.scratch / "base"
         base.mkdir()
         env = sandbox.student_env(base, limits)
@@ -651,9 +855,10 @@ class KernelZygote:
         if cache:
             for f in Path(cache).glob("fontlist*.json"):
                 shutil.copy(f, Path(env["MPLCONFIGDIR"]) / f.name)
+        sandbox.hand_over(base, self.ident)
         parent, child = socket.socketpair()
         argv = [sys.executable, "-I", "-m", "autograder.grading.kernel", "student-zygote", str(child.fileno())]
-        cmd = sandbox.build_command(argv, self.scratch, iso, env)
+        cmd = sandbox.build_command(argv, self.scratch, iso, env, ident=self.ident)
         self.log_path = self.scratch.parent / f"{self.scratch.name}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, pass_fds=(child.fileno(),),
@@ -665,7 +870,8 @@ class KernelZygote:
         self.ch = Channel(parent.fileno())
         self._n = 0
         try:
-            self.ch.send({"preload": list(preload), "threads": limits.threads})
+            self.ch.send({"preload": list(preload), "threads": limits.threads,
+                          "uid": self.ident[0] if self.ident else None, "gid": self.ident[1] if self.ident else None})
             msg, _ = self.ch.recv(timeout=300)
             if not msg.get("ready"):
                 raise KernelStartError("no ready")
@@ -686,6 +892,7 @@ class KernelZygote:
         self._n += 1
         wd = self.scratch / f"sub{self._n}" / "work"
         wd.mkdir(parents=True)
+        os.chmod(wd.parent, 0o711)
         return wd
 
     def fork(self, ctl_child: socket.socket, rpc_child: socket.socket, init: dict) -> int:
@@ -710,6 +917,7 @@ class KernelZygote:
 
     def close(self) -> None:
         _stop_zygote(self.proc, self.sock, self._log)
+        sandbox.unmount_quota(self.scratch)
         shutil.rmtree(self.scratch, ignore_errors=True)
         try:
             self.log_path.unlink()
@@ -718,6 +926,18 @@ class KernelZygote:
 
 
 _KERNEL_ZYGOTES: dict[tuple, KernelZygote] = {}
+
+
+def release_scratch_of(pid: int) -> None:
+    """Unmount and delete the kernel-zygote folders (and their quota tmpfs) of grading process ``pid``,
+    once it is gone (a worker killed at its job's time limit cannot do it itself)."""
+    for d in Path(tempfile.gettempdir()).glob(f"ag-kz-{int(pid)}-*"):
+        sandbox.unmount_quota(d)
+        shutil.rmtree(d, ignore_errors=True)
+        try:
+            (d.parent / f"{d.name}.log").unlink()
+        except OSError:
+            pass
 
 
 def _at_exit() -> None:
@@ -736,7 +956,7 @@ def _kernel_zygote_for(iso: Isolation, limits: Limits, preload: list[str]) -> Ke
     """This worker's kernel zygote for these imports (None where forking is not an option)."""
     if not sys.platform.startswith("linux") or os.environ.get("AUTOGRADER_NO_ZYGOTE"):
         return None
-    key = (iso.level, tuple(preload), limits.threads)
+    key = (iso.level, tuple(preload), limits.threads, limits.disk_mb)
     z = _KERNEL_ZYGOTES.get(key)
     if z is not None and z.alive():
         return z
@@ -982,6 +1202,8 @@ class _NotebookRun:
         self.cell_log: list[dict] = []
         self.answers = {k: v for k, v in tripwire.answers_for(spec.name, spec.source_path).items() if v}
         self.wire: tripwire.Wire | None = None
+        self.quota_warned = self.group_warned = False
+        self.outside_flags: dict[str, str] = {}      # code -> message, seen by the grader's watchdog
 
     # -------------------------------------------------------------- processes
     def _prepare_workdir(self, workdir: Path) -> None:
@@ -991,13 +1213,18 @@ class _NotebookRun:
         if self.assignment.release_dir:          # the files handed out win, as nbgrader does
             _copy_tree_files(Path(self.assignment.release_dir), workdir)
 
+    @staticmethod
+    def _drop_workdir(workdir: Path) -> None:
+        sandbox.unmount_quota(workdir.parent)
+        shutil.rmtree(workdir.parent, ignore_errors=True)
+
     def _start_kernel(self) -> None:
         """A fresh student kernel in a fresh copy of the submission's folder."""
         t = time.perf_counter()
         if self.kernel is not None:
             self.kernel.kill()
         if self._old_workdir is not None:
-            shutil.rmtree(self._old_workdir.parent, ignore_errors=True)
+            self._drop_workdir(self._old_workdir)
         zygote = None
         if self.use_zygote:
             try:
@@ -1005,17 +1232,34 @@ class _NotebookRun:
             except KernelStartError as e:
                 self.flags.append(Flag("zygote_failed", f"kernels are started one by one: {e}"[:500], level=INFO))
                 self.use_zygote = False
+        ident = zygote.ident if zygote is not None else _kernel_ident(self.iso)
         if zygote is not None:
             self.workdir = zygote.new_workdir()
+            quota_error = zygote.quota_error
         else:
             self._n_workdirs += 1
             self.workdir = self.tmp / f"run{self._n_workdirs}" / "work"
+            self.workdir.parent.mkdir(parents=True)
+            quota_error = sandbox.mount_quota(self.workdir.parent, self.limits.disk_mb + 16, ident)
+            if ident is not None:
+                os.chmod(self.tmp, 0o711)
+                os.chmod(self.workdir.parent, 0o711)
+        if quota_error and not self.quota_warned:
+            self.quota_warned = True
+            self.flags.append(Flag("weak_isolation", f"disk quota: {quota_error}", level=INFO))
         self._prepare_workdir(self.workdir)
+        sandbox.hand_over(self.workdir, ident)
         self._old_workdir = self.workdir
         try:
             self.wire = tripwire.Wire(self.answers) if self.answers else None
             self.kernel = StudentKernel(self.workdir, self.iso, self.limits, self.tmp, self.preload, zygote,
                                         tripwire=self.wire.init() if self.wire else None)
+            self.kernel.quota_mounted = quota_error is None
+            if self.kernel.group is None and not self.group_warned:
+                self.group_warned = True
+                self.flags.append(Flag("weak_isolation", "no control group for the kernel "
+                                                         f"({getattr(self.kernel, 'group_error', '?')}): processes "
+                                                         "it detaches are not bounded or seen", level=INFO))
         except KernelStartError:
             if zygote is None:
                 raise
@@ -1075,6 +1319,9 @@ class _NotebookRun:
                 except (ChannelClosed, ProtocolError, TimeoutError, OSError) as e:
                     return None, f"channel: {type(e).__name__}"
             if kernel_alive and self.kernel is not None:
+                self._watch()
+                if self.kernel is None:
+                    continue
                 if not self.kernel.alive():
                     # the kernel is gone; a tester still gets its EOF and answers
                     if ch is self.kernel.ctl:
@@ -1089,6 +1336,7 @@ class _NotebookRun:
         except (ChannelClosed, OSError):
             return "died", []
         msg, why = self._wait(k.ctl, timeout)
+        self._watch(force=True)
         if msg is not None:
             self._note_violations(msg)
             return ("error" if msg.get("error") else "ok"), msg.get("outputs", [])
@@ -1106,6 +1354,17 @@ class _NotebookRun:
             return "memory", [_error_output("MemoryError", f"the kernel used more than its memory cap "
                                                            f"({self.limits.memory_mb} MiB) and was stopped")]
         return "died", [_error_output("DeadKernelError", "the student kernel stopped while running this cell")]
+
+    def _watch(self, force: bool = False) -> None:
+        """The kernel's behaviour seen from outside it (:meth:`StudentKernel.watch`)."""
+        if self.kernel is None:
+            return
+        for code, text in self.kernel.watch(force):
+            if code == "violation":
+                if text not in self.violations and len(self.violations) < 50:
+                    self.violations.append(text)
+            else:
+                self.outside_flags.setdefault(code, text)
 
     def _note_violations(self, msg: dict) -> None:
         for v in msg.get("violations") or []:
@@ -1240,6 +1499,11 @@ class _NotebookRun:
                 self._start_tester()
         self.timings["cells"] = time.monotonic() - start
         self._final_stats()
+        self._watch(force=True)
+        for code, text in self.outside_flags.items():
+            if code == "memory_limit" and any(f["code"] == "memory_limit" for f in self.flags):
+                continue
+            self.flags.append(Flag(code, text))
         benign = set(self.spec.benign_violations)
         own = [v for v in self.violations if v not in benign]
         if own:
@@ -1309,7 +1573,7 @@ class _NotebookRun:
         if self.kernel is not None:
             self.kernel.close()
         if self._old_workdir is not None:
-            shutil.rmtree(self._old_workdir.parent, ignore_errors=True)
+            self._drop_workdir(self._old_workdir)
 
 
 def _score(nb, spec: NotebookSpec, assignment: AssignmentSpec) -> dict[str, list]:
@@ -1400,7 +1664,7 @@ def grade_submission(assignment: AssignmentSpec | dict, student: str, submission
                                                            f"recognised as {spec.name}.ipynb by "
                                                            f"{collected.get('identified_by', 'its cells')}",
                                        level=INFO))
-        nb, flags = read_submission(path)
+        nb, flags = read_submission(path, limits.notebook_mb << 20, limits.max_cells)
         entry["flags"] += flags
         if nb is None:
             entry["scores"] = _zero_scores(spec)

@@ -52,7 +52,8 @@ def add_limit_args(p: argparse.ArgumentParser, cfg_timeout: float | None = None)
     p.add_argument("--threads", type=int, default=None,
                    help="torch/BLAS threads per kernel (default: cores / workers, at least 1)")
     p.add_argument("--isolation", choices=["auto", "bwrap", "landlock", "process"], default="auto",
-                   help="force an isolation level (default: the strongest available)")
+                   help="force an isolation level (default: the strongest available, bwrap or landlock; "
+                        "'process' protects nothing from native code and is used only when asked for)")
 
 
 def limits_from(args, cfg, workers: int) -> Limits:
@@ -361,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     except CalibrationError as e:
         print(e, file=sys.stderr)
         return 3
+    except sandbox.IsolationUnavailable as e:
+        print(f"not graded: {e}", file=sys.stderr)
+        return 4
     if args.feedback:
         from .feedback import generate_all
         generate_all(cfg, args.assignments or None, args.student)

@@ -171,6 +171,9 @@ def student_zygote_main(zyg_fd: int) -> int:
     sock = socket.socket(fileno=zyg_fd)
     zyg = Channel(zyg_fd)
     init, _ = zyg.recv(timeout=120)
+    from . import sandbox
+
+    sandbox.drop_privileges(init)          # the kernels forked from here are never root
     if sys.platform.startswith("linux"):
         import ctypes
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)

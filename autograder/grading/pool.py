@@ -101,6 +101,10 @@ class _Worker:
             cgroup.kill_groups_of(self.proc.pid)
         except OSError:
             pass
+        if self.proc.poll() is not None:
+            from .engine import release_scratch_of
+
+            release_scratch_of(self.proc.pid)
         try:
             self.sock.close()
         except OSError:
