@@ -298,11 +298,6 @@ def generate_all(cfg, assignments: list[str] | None = None, students: list[str] 
         for name in ("timestamp.txt", "submission_secret.txt"):
             if out_dir.is_dir() and (submitted / name).is_file() and not (submitted / name).is_symlink():
                 shutil.copyfile(submitted / name, out_dir / name)
-        # `nbgrader release_feedback` reads the submission's time and secret beside the pages
-        submitted = Path(cd.format_path(cd.submitted_directory, student, assignment))
-        for name in ("timestamp.txt", "submission_secret.txt"):
-            if out_dir.is_dir() and (submitted / name).is_file() and not (submitted / name).is_symlink():
-                shutil.copyfile(submitted / name, out_dir / name)
     log(f"wrote {len(written)} feedback page(s) under {Path(cd.root) / cd.feedback_directory}"
         + (f"; {len(failed)} not written (above)" if failed else ""))
     return written
