@@ -32,7 +32,7 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
     if mask is None:
         return x.mean(dim=1)
     m = mask.unsqueeze(-1).to(x.dtype)                      # (B, T, 1)
-    total = (x * m).sum(dim=1)                              # (B, C)
+    total = x.masked_fill(~mask.unsqueeze(-1), 0.0).sum(dim=1)  # (B, C); inf or NaN on padding is dropped
     count = m.sum(dim=1).clamp_min(1.0)                     # (B, 1)
     return total / count
 

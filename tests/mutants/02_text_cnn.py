@@ -34,7 +34,7 @@ MUTANTS = [
     Mutant("ex4_masked_mean", "divides by T instead of the true length",
            {"count = m.sum(dim=1).clamp_min(1.0)": "count = x.shape[1]"}),
     Mutant("ex4_masked_mean", "padded values enter the sum",
-           {"total = (x * m).sum(dim=1)": "total = x.sum(dim=1)"}),
+           {"total = x.masked_fill(~mask.unsqueeze(-1), 0.0).sum(dim=1)": "total = x.sum(dim=1)"}),
     Mutant("ex4_masked_mean", "empty rows divide by zero (NaN)",
            {".clamp_min(1.0)": ""}),
     # ex5: conv1d by hand
@@ -64,4 +64,67 @@ MUTANTS = [
            {"x = x.masked_fill(~mask.unsqueeze(-1), 0.0)": "x = x"}),
     Mutant("ex7_textcnn", "no padding: short sentences crash, windows differ",
            {"conv(F.pad(x, (0, k - 1)))": "conv(x)"}),
+
+    # ex1: the specials argument, the tie order, the caller's lists
+    Mutant("ex1_build_vocab", "skips the module's SPECIALS instead of the specials argument",
+           {"tok not in specials]": "tok not in SPECIALS]"}),
+    Mutant("ex1_build_vocab", "ties broken case-insensitively",
+           {"(-counts[tok], tok)": "(-counts[tok], tok.lower())"}),
+    Mutant("ex1_build_vocab", "lower-cases the caller's token lists in place",
+           {"    counts = Counter(tok for tokens in token_lists for tok in tokens)\n":
+            "    token_lists = list(token_lists)\n    for tokens in token_lists:\n        tokens[:] = [t.lower() for t in tokens]\n"
+            "    counts = Counter(tok for tokens in token_lists for tok in tokens)\n"}),
+    Mutant("ex1_build_vocab", "counts sentences containing a token, not occurrences",
+           {"for tok in tokens)": "for tok in set(tokens))"}),
+    # ex2: the caller's vocabulary, empty batches, the mask from ids, fixed ids
+    Mutant("ex2_encode_batch", "max() without a default: an empty list of texts crashes",
+           {"T = max((len(s) for s in seqs), default=0)": "T = max(len(s) for s in seqs)"}),
+    Mutant("ex2_encode_batch", "mask computed as ids != pad id: a real '<pad>' token in the text is masked",
+           {"    return ids, mask\n": "    mask = ids != pad\n    return ids, mask\n"}),
+    Mutant("ex2_encode_batch", "<eos> id hard-coded as 3",
+           {"seq = seq + [stoi[EOS]]": "seq = seq + [3]"}),
+    # ex3: strides, empty input, the caller's weight
+    Mutant("ex3_one_hot_embedding", "flattens ids with view(-1): fails on non-contiguous or empty ids",
+           {"    one_hot = F.one_hot(ids, num_classes=weight.shape[0]).to(weight.dtype)   # (..., V)\n    return one_hot @ weight ":
+            "    one_hot = F.one_hot(ids.view(-1), num_classes=weight.shape[0]).to(weight.dtype)\n    return (one_hot @ weight).view(*ids.shape, -1) "}),
+    Mutant("ex3_one_hot_embedding", "one-hot rows built by index_put into zeros of the default dtype",
+           {"    one_hot = F.one_hot(ids, num_classes=weight.shape[0]).to(weight.dtype)   # (..., V)\n":
+            "    one_hot = torch.zeros(*ids.shape, weight.shape[0])\n    one_hot.scatter_(-1, ids.unsqueeze(-1), 1.0)\n    one_hot = one_hot.to(weight.dtype) if weight.dtype == torch.float64 else one_hot\n"}),
+    Mutant("ex3_one_hot_embedding", "output cast to the default dtype",
+           {"return one_hot @ weight ": "return (one_hot @ weight).to(torch.get_default_dtype()) "}),
+    # ex4: NaN gradients on empty rows, inf on padding, the caller's mask
+    Mutant("ex4_masked_mean", "torch.where on empty rows: the forward is 0 but the gradient is NaN",
+           {"    total = x.masked_fill(~mask.unsqueeze(-1), 0.0).sum(dim=1)   # (B, C): padded positions add nothing\n    count = m.sum(dim=1).clamp_min(1.0)          # (B, 1): number of real tokens (at least 1)\n    return total / count\n":
+            "    total = (x * m).sum(dim=1)\n    count = m.sum(dim=1)\n    return torch.where(count > 0, total / count, torch.zeros_like(total))\n"}),
+    Mutant("ex4_masked_mean", "multiplies by the mask: inf or NaN on padded positions poisons the row",
+           {"    total = x.masked_fill(~mask.unsqueeze(-1), 0.0).sum(dim=1)": "    total = (x * m).sum(dim=1)"}),
+    Mutant("ex4_masked_mean", "unsqueeze_ changes the caller's mask in place",
+           {"    m = mask.unsqueeze(-1).to(x.dtype)": "    m = mask.unsqueeze_(-1).to(x.dtype)\n    mask = mask.squeeze(-1)"}),
+    # ex5: the caller's bias, precision
+    Mutant("ex5_conv1d_text", "accumulates into the caller's bias in place",
+           {"    out = torch.zeros(B, L, C, dtype=x.dtype, device=x.device) + bias\n":
+            "    out = torch.zeros(B, L, C, dtype=x.dtype, device=x.device) + bias.data.mul_(1.0).add_(0.0 * x.data.sum())\n"}),
+    Mutant("ex5_conv1d_text", "computes in float32 and casts back",
+           {"    return out\n": "    return out.float().to(x.dtype)\n"}),
+    # ex6: finite fill values, penalties, NaN on padding
+    Mutant("ex6_masked_max", "padding filled with -1e9 instead of -inf",
+           {'float("-inf")': "-1e9"}),
+    Mutant("ex6_masked_max", "padding pushed down by subtracting a large penalty (NaN or inf on padding survives)",
+           {'filled = x.masked_fill(~mask.unsqueeze(-1), float("-inf"))': "filled = x - 1e30 * (~mask).unsqueeze(-1).to(x.dtype)"}),
+    Mutant("ex6_masked_max", "padding filled with float32's lowest value whatever x's dtype",
+           {'float("-inf")': "torch.finfo(torch.float32).min"}),
+    Mutant("ex6_masked_max", "padding filled with -1e4 (a float16-safe constant)",
+           {'float("-inf")': "-1e4"}),
+    # ex7: where dropout acts
+    Mutant("ex7_textcnn", "dropout on the embeddings instead of the pooled features",
+           {"        x = x.transpose(1, 2) ": "        x = self.dropout(x)\n        x = x.transpose(1, 2) ",
+            "self.fc(self.dropout(torch.cat(pooled, dim=1)))": "self.fc(torch.cat(pooled, dim=1))"}),
+    Mutant("ex7_textcnn", "dropout on each width's pooled features separately",
+           {"pooled.append(h.max(dim=2).values) ": "pooled.append(self.dropout(h.max(dim=2).values)) ",
+            "self.fc(self.dropout(torch.cat(pooled, dim=1)))": "self.fc(torch.cat(pooled, dim=1))"}),
+    Mutant("ex7_textcnn", "dropout on the logits",
+           {"self.fc(self.dropout(torch.cat(pooled, dim=1)))": "self.dropout(self.fc(torch.cat(pooled, dim=1)))"}),
+    Mutant("ex7_textcnn", "dropout before ReLU and pooling, inside each conv branch",
+           {"h = torch.relu(conv(F.pad(x, (0, k - 1))))": "h = torch.relu(self.dropout(conv(F.pad(x, (0, k - 1)))))",
+            "self.fc(self.dropout(torch.cat(pooled, dim=1)))": "self.fc(torch.cat(pooled, dim=1))"}),
 ]
