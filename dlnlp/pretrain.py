@@ -7,8 +7,12 @@ the notebook-09 BERT on the unlabeled spam-task messages; writes ``solutions/09_
 documentation corpus; writes ``solutions/10_gpt/gpt_pydocs.pt``.
 
 Both are deterministic (seeded data order, initialisation and masking; one CPU thread by default) and
-run on a CPU in minutes. ``--steps`` and ``--out`` override the defaults; ``--threads`` sets PyTorch's
-thread count (results can differ in the last bits across thread counts). A checkpoint is a ``dict``
+run on a CPU in minutes. Attention runs on PyTorch's fused kernel (:func:`dlnlp.fast.fused_attention`:
+the notebooks' arithmetic, checked against it first), and AdamW decays the weight matrices and
+embeddings but not the biases and LayerNorm parameters. ``--steps`` and ``--out`` override the defaults;
+``--threads`` sets PyTorch's thread count (results can differ in the last bits across thread counts);
+``--compile`` runs the model through ``torch.compile`` (faster steps after a compilation of about a
+minute, needs a C++ compiler; the numbers can differ in the last bits). A checkpoint is a ``dict``
 with ``config`` (the model's sizes), ``state_dict``, ``steps``, ``seconds`` (training wall time),
 ``cpu_seconds`` (CPU time of the whole command),
 ``command`` and ``log`` (training / validation losses); load it with ``torch.load(path, weights_only=True)``.
@@ -24,6 +28,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+import torch.nn as nn
+
+from .fast import fused_attention
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,8 +55,17 @@ def gpt_config(vocab_size: int):
     return GPTConfig(vocab_size=vocab_size, n_positions=320, n_embd=96, n_layer=4, n_head=4, dropout=0.0)
 
 
+def adamw(model: nn.Module, lr: float, weight_decay: float, **kw) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices and embeddings (parameters of two or more dimensions) only:
+    decaying a bias or a LayerNorm gain towards 0 only hurts (GPT-2, BERT and nanoGPT exclude them)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    other = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": other, "weight_decay": 0.0}], lr=lr, **kw)
+
+
 def train_bert(steps: int, batch_size: int, lr: float, weight_decay: float, seed: int, out: Path,
-               log_every: int = 100) -> dict:
+               log_every: int = 100, compile: bool = False) -> dict:
     """BERT's pretraining: masked-LM loss plus next-sentence-prediction loss on pairs cut from the
     unlabeled messages (see :func:`dlnlp.reference.bert.nsp_pairs`)."""
     import torch.nn.functional as F
@@ -61,32 +77,35 @@ def train_bert(steps: int, batch_size: int, lr: float, weight_decay: float, seed
     vocab = spam_vocab()
     ids, mask, _ = encode_messages(make_spam_splits()["unlabeled"], vocab)
     model = init_bert_weights(BertForPretraining(bert_config(len(vocab))))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = adamw(model, lr, weight_decay)
     g = torch.Generator().manual_seed(seed)
     log, start, run_mlm, run_nsp = [], time.perf_counter(), 0.0, 0.0
+    logits_fn = torch.compile(model.pretraining_logits) if compile else model.pretraining_logits
     model.train()
-    for step in range(1, steps + 1):
-        x, seg, m, is_next = nsp_pairs(ids, mask, batch_size, vocab.stoi[CLS], vocab.stoi[SEP], g)
-        inputs, labels = mask_tokens(x, vocab.stoi[MASK], len(vocab), len(SPAM_SPECIALS), 0.15, g)
-        mlm_logits, nsp_logits = model.pretraining_logits(inputs, seg, m)
-        l_mlm, l_nsp = mlm_loss(mlm_logits, labels), F.cross_entropy(nsp_logits, is_next)
-        loss = l_mlm + l_nsp
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        run_mlm += l_mlm.item()
-        run_nsp += l_nsp.item()
-        if step % log_every == 0:
-            log.append({"step": step, "mlm_loss": run_mlm / log_every, "nsp_loss": run_nsp / log_every})
-            print(f"step {step:5d}  mlm {run_mlm / log_every:.4f}  nsp {run_nsp / log_every:.4f}  "
-                  f"{time.perf_counter() - start:.0f} s", flush=True)
-            run_mlm = run_nsp = 0.0
+    with fused_attention(model, verbose=False):
+        for step in range(1, steps + 1):
+            x, seg, m, is_next = nsp_pairs(ids, mask, batch_size, vocab.stoi[CLS], vocab.stoi[SEP], g)
+            inputs, labels = mask_tokens(x, vocab.stoi[MASK], len(vocab), len(SPAM_SPECIALS), 0.15, g)
+            mlm_logits, nsp_logits = logits_fn(inputs, seg, m)
+            l_mlm, l_nsp = mlm_loss(mlm_logits, labels), F.cross_entropy(nsp_logits, is_next)
+            loss = l_mlm + l_nsp
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            run_mlm += l_mlm.item()
+            run_nsp += l_nsp.item()
+            if step % log_every == 0:
+                log.append({"step": step, "mlm_loss": run_mlm / log_every, "nsp_loss": run_nsp / log_every})
+                print(f"step {step:5d}  mlm {run_mlm / log_every:.4f}  nsp {run_nsp / log_every:.4f}  "
+                      f"{time.perf_counter() - start:.0f} s", flush=True)
+                run_mlm = run_nsp = 0.0
     return {"config": asdict(model.bert.cfg), "state_dict": model.state_dict(), "steps": steps,
             "seconds": time.perf_counter() - start, "log": log}
 
 
 def train_gpt(steps: int, batch_size: int, lr: float, weight_decay: float, seed: int, out: Path,
-              log_every: int = 250) -> dict:
+              log_every: int = 250, compile: bool = False) -> dict:
+    """Next-character training of the notebook-10 GPT (its attention already runs on the fused kernel)."""
     from .data.corpus import CharVocab, load_corpus, train_valid_split
     from .reference.gpt import GPT, init_gpt_weights, next_token_pairs
 
@@ -98,10 +117,8 @@ def train_gpt(steps: int, batch_size: int, lr: float, weight_decay: float, seed:
     cfg = gpt_config(len(vocab))
     T = cfg.n_positions
     model = init_gpt_weights(GPT(cfg))
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.99))
+    opt = adamw(model, lr, weight_decay, betas=(0.9, 0.99))
+    forward = torch.compile(model) if compile else model
     warmup = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
@@ -121,7 +138,7 @@ def train_gpt(steps: int, batch_size: int, lr: float, weight_decay: float, seed:
     for step in range(1, steps + 1):
         starts = torch.randint(0, len(train_ids) - T - 1, (batch_size,), generator=g)
         x, y = next_token_pairs(train_ids, starts, T)
-        loss = model(x, y)[1]
+        loss = forward(x, y)[1]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -146,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (opt-in)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     kw = dict(BERT_DEFAULTS if args.model == "bert" else GPT_DEFAULTS)
@@ -153,10 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         kw["steps"] = args.steps
     if args.out is not None:
         kw["out"] = args.out
+    kw["compile"] = args.compile
     cpu0 = time.process_time()
     ckpt = (train_bert if args.model == "bert" else train_gpt)(**kw)
     ckpt["cpu_seconds"] = time.process_time() - cpu0
-    ckpt["command"] = "python -m dlnlp.pretrain " + args.model + (f" --steps {args.steps}" if args.steps else "")
+    ckpt["command"] = ("python -m dlnlp.pretrain " + args.model + (f" --steps {args.steps}" if args.steps else "")
+                       + (" --compile" if args.compile else ""))
     out = Path(kw["out"])
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, out)

@@ -12,6 +12,7 @@ A KV cache is a list with one ``(k, v)`` pair per layer, each (B, n_head, P, C /
 """
 from __future__ import annotations
 
+import inspect
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -80,6 +81,10 @@ class CausalSelfAttention(nn.Module):
     ``None`` or ``(k, v)`` of the ``P`` earlier positions, each (B, n_head, P, hd). Returns ``y``
     (B, T, C) and ``present = (k, v)`` for all ``P + T`` positions. New position ``P + i`` attends to
     keys ``0 .. P + i``.
+
+    The arithmetic is notebook 10's; it runs on ``F.scaled_dot_product_attention`` (the same numbers up
+    to rounding, without keeping the (B, nh, T, P+T) weights), except in training mode with attention
+    dropout, where it is written out so that dropout draws its random numbers as the notebook's does.
     """
 
     def __init__(self, cfg: GPTConfig):
@@ -100,11 +105,21 @@ class CausalSelfAttention(nn.Module):
             k = torch.cat([past_kv[0], k], dim=2)                                 # (B, nh, P+T, hd)
             v = torch.cat([past_kv[1], v], dim=2)
         P = k.shape[2] - T
-        scores = q @ k.transpose(-2, -1) / math.sqrt(hd)                          # (B, nh, T, P+T)
-        allowed = torch.ones(T, P + T, dtype=torch.bool, device=x.device).tril(diagonal=P)
-        scores = scores.masked_fill(~allowed, float("-inf"))
-        att = self.attn_dropout(torch.softmax(scores, dim=-1))
-        y = (att @ v).transpose(1, 2).reshape(B, T, C)
+        if self.training and self.attn_dropout.p > 0:
+            # written out, so that dropout draws its random numbers exactly as the notebook's version does
+            scores = q @ k.transpose(-2, -1) / math.sqrt(hd)                      # (B, nh, T, P+T)
+            allowed = torch.ones(T, P + T, dtype=torch.bool, device=x.device).tril(diagonal=P)
+            scores = scores.masked_fill(~allowed, float("-inf"))
+            att = self.attn_dropout(torch.softmax(scores, dim=-1))
+            y = att @ v
+        elif P == 0:                              # PyTorch's fused kernel: no (T, T) matrix is kept
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        elif T == 1:                              # one new token attends to every cached one
+            y = F.scaled_dot_product_attention(q, k, v)
+        else:
+            allowed = torch.ones(T, P + T, dtype=torch.bool, device=x.device).tril(diagonal=P)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        y = y.transpose(1, 2).reshape(B, T, C)
         return self.resid_dropout(self.c_proj(y)), (k, v)
 
 
@@ -143,10 +158,12 @@ class GPT(nn.Module):
     """Token and position embeddings, ``n_layer`` blocks, a final LayerNorm and the output layer tied to
     the token embedding.
 
-    ``forward(idx, targets=None, past_kv=None)``: ``idx`` (B, T) are the tokens at positions
-    ``P .. P+T-1`` where ``P`` is the cached length (0 without a cache). Returns ``logits`` (B, T, V),
-    ``loss`` (mean cross-entropy against ``targets`` (B, T), or ``None``) and ``present`` (the new KV
-    cache, one ``(k, v)`` per layer).
+    ``forward(idx, targets=None, past_kv=None, last_only=False)``: ``idx`` (B, T) are the tokens at
+    positions ``P .. P+T-1`` where ``P`` is the cached length (0 without a cache). Returns ``logits``
+    (B, T, V), or (B, 1, V) for the last position only with ``last_only`` (all generation needs: the output
+    layer then runs once instead of T times), ``loss`` (mean cross-entropy against ``targets`` (B, T),
+    or ``None``; it needs every position, so ``last_only`` is refused with ``targets``) and ``present``
+    (the new KV cache, one ``(k, v)`` per layer).
     """
 
     def __init__(self, cfg: GPTConfig, attn_cls: type | None = None):
@@ -158,8 +175,11 @@ class GPT(nn.Module):
         self.h = nn.ModuleList([Block(cfg, attn_cls) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_epsilon)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, past_kv=None):
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, past_kv=None,
+                last_only: bool = False):
         B, T = idx.shape
+        if last_only and targets is not None:
+            raise ValueError("last_only=True computes no loss: the loss needs the logits of every position")
         P = 0 if past_kv is None else past_kv[0][0].shape[2]
         if P + T > self.cfg.n_positions:
             raise ValueError(f"context of {P + T} tokens exceeds n_positions = {self.cfg.n_positions}")
@@ -169,6 +189,8 @@ class GPT(nn.Module):
         for i, block in enumerate(self.h):
             x, kv = block(x, None if past_kv is None else past_kv[i])
             present.append(kv)
+        if last_only:
+            x = x[:, -1:]                                                          # (B, 1, C)
         logits = self.ln_f(x) @ self.wte.weight.T                                  # (B, T, V), tied
         loss = None
         if targets is not None:
@@ -235,16 +257,18 @@ def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperatu
 
     With ``use_cache`` the prompt goes through the model once and then each step feeds only the newest
     token together with the cache; without it every step feeds the whole sequence again (the last
-    ``n_positions`` tokens). Both give the same tokens (up to floating-point rounding).
+    ``n_positions`` tokens). Both give the same tokens (up to floating-point rounding). A model whose
+    ``forward`` takes ``last_only`` (as :class:`GPT` does) computes the logits of the last position only.
     """
     model.eval()
+    last = {"last_only": True} if "last_only" in inspect.signature(model.forward).parameters else {}
     past = None
     x = idx
     for _ in range(max_new_tokens):
         if use_cache:
-            logits, _, past = model(x, past_kv=past)
+            logits, _, past = model(x, past_kv=past, **last)
         else:
-            logits, _, _ = model(idx[:, -model.cfg.n_positions:])
+            logits, _, _ = model(idx[:, -model.cfg.n_positions:], **last)
         nxt = sample_next(logits[:, -1], temperature, top_k, top_p, generator)      # (B,)
         idx = torch.cat([idx, nxt[:, None]], dim=1)
         x = nxt[:, None]
