@@ -30,6 +30,7 @@ def test_report_lists_ratios_and_flags_disagreement(tmp_path):
     res = {"kinds": ["course", "nanogpt", "hf"], "vocab_size": 94, "threads": 2, "compile": False,
            "date": "2026-01-01", "torch": "x", "machine": "m", "command": "python -m dlnlp.speed",
            "training": {"tokens_per_s": {"course": 110.0, "nanogpt": 100.0, "hf": 80.0},
+                        "median_round_ratio": {"course": 1.05, "nanogpt": 1.0, "hf": 0.8},
                         "round_tokens_per_s": {"course": [110.0], "nanogpt": [100.0], "hf": [80.0]},
                         "max_loss_gap": {"course": 0.0, "nanogpt": 0.0, "hf": 0.0}, "steps": 7},
            "memory": {"peak_mib": {"course": 200.0, "nanogpt": 200.0, "hf": 300.0}},
@@ -41,8 +42,8 @@ def test_report_lists_ratios_and_flags_disagreement(tmp_path):
                                                           "nanogpt no cache batch 1": False,
                                                           "hf no cache batch 1": True}}}
     text = speed.write_report(res, tmp_path).read_text()
-    assert "| course GPT | 110 | 1.10x | 200 | 1.00x |" in text
-    assert "| HF GPT-2 | 80 | 0.80x | 300 | 1.50x |" in text
+    assert "| course GPT | 110 | 1.10x | 1.05x | 200 | 1.00x |" in text
+    assert "| HF GPT-2 | 80 | 0.80x | 0.80x | 300 | 1.50x |" in text
     assert "| course GPT | yes | 1 | 50 | 5.00x | 2.00x | yes |" in text
     assert "| nanoGPT | no | 1 | 10 | 1.00x | 2.00x | NO |" in text
     assert (tmp_path / "gpt_speed.json").exists()
