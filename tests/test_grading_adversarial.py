@@ -165,6 +165,23 @@ def test_grading_another_student_alone_gives_the_same_grade(batch):
         assert rec["score"] == batch["results"][name]["score"]
 
 
+def test_a_result_of_another_engine_version_is_regraded(batch, monkeypatch):
+    """Resuming skips a submission only when its files, assignment, limits, isolation and the engine's
+    version are those it was graded with: a result of an older engine is graded again."""
+    from autograder.grading import engine, grade
+
+    root = batch["root"]
+    report = json.loads((root / "autograded" / ".calibration" / f"{ASSIGNMENT}.json").read_text())
+    spec = grade._apply_calibration(assignment_spec(batch["cfg"], ASSIGNMENT), report)
+    folder = root / "submitted" / "partial" / ASSIGNMENT
+    level = batch["summary"]["isolation"]
+    stored = batch["results"]["partial"]["input_hash"]
+    assert grade.input_hash(folder, spec, LIMITS, level) == stored
+    monkeypatch.setattr(grade, "ENGINE_VERSION", "1.0")
+    monkeypatch.setattr(engine, "ENGINE_VERSION", "1.0")
+    assert grade.input_hash(folder, spec, LIMITS, level) != stored
+
+
 def test_resume_skips_graded_submissions(batch):
     log: list[str] = []
     summary = grade_all(batch["cfg"], workers=2, limits=LIMITS, isolation=ISOLATION, log=log.append)
@@ -203,3 +220,10 @@ def test_export_writes_the_gradebook(batch):
     assert paths["plot"].stat().st_size > 5000
     wide = list(csv.DictReader(paths["grades_wide"].open()))
     assert {r["student"] for r in wide} == {c.name for c in CASES}
+    # every review flag of every graded submission is listed for the instructor, with its message
+    listed = {(r["student"], r["reason"], r["message"]) for r in csv.DictReader(paths["review"].open())}
+    expected = {(name, f["code"], f["message"][:2000]) for name, rec in batch["results"].items()
+                for e in rec["notebooks"].values() for f in e["flags"] if f["level"] == "review"}
+    assert expected and expected <= listed, sorted(expected - listed)[:5]
+    assert {name for name, rec in batch["results"].items() if rec["needs_review"]} == \
+        {s for s, reason, _ in listed if reason != "similar_answers"}

@@ -306,3 +306,86 @@ def test_student_ids_are_safe():
     assert safe_id("Dan Brown") == "Dan_Brown"
     assert safe_id("../../etc") == "etc"
     assert safe_id("a+b@c") == "a_b_c"
+
+
+def test_a_notebook_too_large_or_too_nested_to_parse_is_quarantined_unparsed(course, tmp_path, monkeypatch):
+    """A notebook over the grader's 20 MiB, one that opens millions of JSON objects in a few MB, one
+    nested 200,000 deep, and a zip entry that inflates to 30 MiB are refused with their reasons before
+    any of them is parsed, whether they come in the download, in a student's own zip or in a folder;
+    everyone else is collected."""
+    cfg, root, nb = course
+    parsed: list[int] = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(json, name)
+
+        @staticmethod
+        def loads(text, *a, **k):
+            parsed.append(len(text))
+            return json.loads(text, *a, **k)
+
+    monkeypatch.setattr(collect_mod, "json", Counting())
+    text = nb.decode()
+    wide = text.replace('"metadata": {', '"metadata": {"x": [' + "{}," * 1_000_000 + "{}], ", 1).encode()
+    deep = text.replace('"metadata": {', '"metadata": {"x": ' + "[" * 200_000 + "]" * 200_000 + ", ", 1).encode()
+    huge = text.replace('"metadata": {', '"metadata": {"x": "' + " " * (30 << 20) + '", ', 1).encode()
+    assert len(wide) < 4 << 20 and len(huge) > 30 << 20
+    own = _zip(tmp_path / "own.zip", {"fx_ops.ipynb": deep})
+    z = _zip(tmp_path / "canvas.zip", {
+        "alice_1_2_fx_ops.ipynb": nb,
+        "walt_3_4_fx_ops.ipynb": wide,
+        "dora_5_6_work.zip": own.read_bytes(),
+        "hugo_7_8_fx_ops.ipynb": huge,
+        "bob_9_10_fx_ops.ipynb": _mark(nb, "bob"),
+    })
+    assert z.stat().st_size < 1 << 20
+    result = collect(cfg, z, **QUIET)
+    assert _students(root) == {"alice", "bob"}, result
+    reasons = dict(result["quarantined"])
+    assert "JSON arrays and objects, more than the 500000" in reasons["walt_3_4_fx_ops.ipynb"], reasons
+    assert "levels deep, more than the 64" in reasons["dora_5_6_work/fx_ops.ipynb"], reasons
+    assert "larger than 20 MiB" in reasons["hugo_7_8_fx_ops.ipynb"], reasons
+    assert parsed and max(parsed) < 2 * len(nb), parsed       # only alice's and bob's were parsed
+    rows = [r for r in _report(root) if r["status"] == "quarantined"]
+    assert {r["student"] for r in rows} == {"walt", "dora", ""}, rows     # hugo's never left the zip
+    kept = sorted(p.name for p in (root / "submitted" / ".quarantine").iterdir())
+    assert len(kept) == 2 and all(k.endswith("fx_ops.ipynb") for k in kept), kept
+
+    # the same from a folder: a 21 MiB file is refused by its size, unread
+    folder = tmp_path / "folders"
+    for student, data in {"carol": nb, "hank": text.replace('"metadata": {', '"metadata": {"x": "' + " " * (21 << 20)
+                                                                             + '", ', 1).encode()}.items():
+        (folder / student).mkdir(parents=True)
+        (folder / student / "fx_ops.ipynb").write_bytes(data)
+    parsed.clear()
+    result = collect(cfg, folder, **QUIET)
+    assert "carol" in _students(root) and "hank" not in _students(root)
+    assert "21.0 MiB, more than the 20 MiB" in dict(result["quarantined"])["hank/fx_ops.ipynb"]
+    assert max(parsed) < 2 * len(nb)
+
+
+def test_the_course_notebooks_are_far_within_the_parsing_limits():
+    """Every solution and released notebook of the course nests and branches far less than what
+    collect and the grader refuse to parse, and the skeleton count agrees with the parsed JSON."""
+    from autograder.grading.jsonlimits import MAX_CONTAINERS, MAX_DEPTH, refusal, skeleton_stats
+
+    repo = Path(__file__).resolve().parents[1]
+    paths = sorted(repo.glob("solutions/*/*.ipynb")) + sorted(repo.glob("notebooks/*/*.ipynb"))
+    assert len(paths) >= 20, paths
+
+    def count(obj, depth=1):
+        if isinstance(obj, dict):
+            sub = [count(v, depth + 1) for v in obj.values()]
+        elif isinstance(obj, list):
+            sub = [count(v, depth + 1) for v in obj]
+        else:
+            return 0, depth - 1
+        return 1 + sum(s[0] for s in sub), max([depth] + [s[1] for s in sub])
+
+    for p in paths:
+        raw = p.read_bytes()
+        opened, depth = skeleton_stats(raw)
+        assert (opened, depth) == count(json.loads(raw)), p
+        assert depth <= MAX_DEPTH // 4 and opened <= MAX_CONTAINERS // 100, (p, opened, depth)
+        assert refusal(raw) is None

@@ -151,3 +151,27 @@ def test_grade_prints_and_keeps_the_pairs(tmp_path):
     report = json.loads(similarity_path(cfg, ASSIGNMENT).read_text())
     ex4 = [p["students"] for p in report["pairs"] if p["exercise"] == "ex4_count_words"]
     assert ex4 == [["alice", "bob"]], report
+
+    # regrading some students keeps the whole class's pairs; the export lists them for review
+    summary = grade_all(cfg, students=["alice", "carol"], workers=1, force=True,
+                        limits=Limits(cell_timeout=30, notebook_timeout=150, threads=1), log=log.append)
+    assert summary["graded"] == 2
+    assert json.loads(similarity_path(cfg, ASSIGNMENT).read_text())["pairs"] == report["pairs"]
+    (tmp_path / "course" / "submitted" / ".collect.csv").write_text(
+        "student,assignment,notebook,origin,layout,identified_by,timestamp,status,lms_user_id,notes\n"
+        "dave,,,=HYPERLINK(\"http://x\"),,,,quarantined,,the notebook is 30 MiB\n")
+    import csv
+
+    from autograder.grading.export import export_all
+
+    export_log: list[str] = []
+    paths = export_all(cfg, log=export_log.append)
+    rows = list(csv.DictReader(paths["review"].open()))
+    similar = [r for r in rows if r["reason"] == "similar_answers" and r["cell"] == "ex4_count_words"]
+    assert {(r["student"], r["other_student"]) for r in similar} == {("alice", "bob"), ("bob", "alice")}, rows
+    assert all(r["similarity"] == "1.000" and r["assignment"] == ASSIGNMENT and r["notebook"] == NOTEBOOK
+               and "similarity 1.00" in r["message"] for r in similar), similar
+    assert not any("carol" in (r["student"], r["other_student"]) for r in similar)
+    quarantined = [r for r in rows if r["reason"] == "quarantined"]
+    assert [(r["student"], r["message"]) for r in quarantined] == [("dave", "'=HYPERLINK(\"http://x\"): the notebook is 30 MiB")]
+    assert f"{len(report['pairs'])} pair(s) of similar answers, 1 file(s) refused by collect" in "\n".join(export_log)

@@ -36,7 +36,9 @@ wins.
 
 Nothing a student sends can reach beyond its own submission: symbolic links (in folders, and zip
 entries with a link's mode bits) are refused and never followed; a zip entry with an absolute or
-``..`` path, an archive that expands beyond its size limit, or an unreadable archive is refused. A
+``..`` path, an archive that expands beyond its size limit, or an unreadable archive is refused, and
+so is a notebook that the grader would not parse (over :data:`MAX_NOTEBOOK`, or JSON that nests or
+branches beyond a notebook's, :mod:`.jsonlimits`), decided on its bytes before any parsing. A
 refused file is copied (when it is a plain file) to ``submitted/.quarantine/`` and listed with its
 reason in ``submitted/.collect.csv``; every other submission is collected as usual.
 """
@@ -62,6 +64,7 @@ __all__ = ["Submission", "scan", "collect", "main", "safe_id"]
 MAX_UNZIPPED = 2 << 30       # the whole download, expanded
 MAX_ARCHIVE = 512 << 20      # one student's own zip, expanded
 MAX_FILE = 200 << 20         # one file
+MAX_NOTEBOOK = 20 << 20      # one notebook: the grader reads none larger (``Limits.notebook_mb``)
 MAX_ENTRIES = 20000          # entries of one zip
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 QUARANTINE = ".quarantine"
@@ -123,8 +126,15 @@ def _check_entries(zf: zipfile.ZipFile) -> None:
             raise Refused(f"zip entry {name!r} is a symbolic link")
 
 
-def _copy_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: list[int]) -> None:
-    """Write one entry, counting what it really expands to (a header can lie about the size)."""
+def _file_limit(name: str) -> int:
+    return MAX_NOTEBOOK if name.lower().endswith(".ipynb") else MAX_FILE
+
+
+def _copy_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: list[int],
+                limit: int | None = None) -> None:
+    """Write one entry, counting what it really expands to (a header can lie about the size);
+    ``limit``: the most one file may expand to (default :data:`MAX_FILE`)."""
+    limit = MAX_FILE if limit is None else limit
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with zf.open(info) as src, os.fdopen(fd, "wb") as out:
         copied = 0
@@ -134,8 +144,8 @@ def _copy_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget
                 break
             copied += len(chunk)
             budget[0] -= len(chunk)
-            if copied > MAX_FILE:
-                raise Refused(f"zip entry {info.filename!r} is larger than {MAX_FILE >> 20} MiB")
+            if copied > limit:
+                raise Refused(f"zip entry {info.filename!r} is larger than {limit >> 20} MiB")
             if budget[0] < 0:
                 raise Refused("the zip expands beyond its size limit")
             out.write(chunk)
@@ -189,8 +199,9 @@ def _extract(zpath: Path, dest: Path, budget: list[int] | None = None,
                 continue
             elif _is_link(info):
                 reason = "a symbolic link (refused, never followed)"
-            elif info.file_size > MAX_FILE:
-                reason = f"larger than {MAX_FILE >> 20} MiB"
+            elif info.file_size > _file_limit(name):
+                reason = f"larger than {_file_limit(name) >> 20} MiB" + \
+                    (" (the grader reads no larger notebook)" if name.lower().endswith(".ipynb") else "")
             if reason:
                 if strict:
                     raise ValueError(f"zip entry {name!r}: {reason}")
@@ -199,7 +210,7 @@ def _extract(zpath: Path, dest: Path, budget: list[int] | None = None,
             target = dest / name
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _copy_entry(zf, info, target, budget)
+                _copy_entry(zf, info, target, budget, _file_limit(name))
             except (Refused, OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError,
                     NotImplementedError) as e:
                 target.unlink(missing_ok=True)
@@ -388,11 +399,41 @@ def _parse_ts(text: str) -> datetime | None:
         return None
 
 
-def identify(path: Path, catalogue: dict[str, dict[str, set[str]]]) -> tuple[str | None, str | None, str]:
-    """(assignment, notebook name, how) for a notebook file: by its nbgrader ids, else by its name."""
+def read_notebook_bytes(path: Path) -> bytes:
+    """A submitted notebook's bytes, when it may be parsed: ``Refused`` (with the reason) for a file
+    over :data:`MAX_NOTEBOOK` or whose JSON nests or branches beyond what a notebook does
+    (:mod:`.jsonlimits`), decided before any parsing. Links are not followed."""
+    from .jsonlimits import refusal
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as e:
+        raise Refused(f"cannot be opened without following a link ({e.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise Refused("not a regular file")
+        if st.st_size > MAX_NOTEBOOK:
+            raise Refused(f"the notebook is {st.st_size / 2 ** 20:.1f} MiB, more than the {MAX_NOTEBOOK >> 20} MiB "
+                          "a notebook may have (the grader would not read it); it was not parsed")
+        raw = f.read(MAX_NOTEBOOK + 1)
+    if len(raw) > MAX_NOTEBOOK:
+        raise Refused(f"the notebook grew beyond {MAX_NOTEBOOK >> 20} MiB while it was read")
+    why = refusal(raw)
+    if why:
+        raise Refused(f"{why}; it was not parsed")
+    return raw
+
+
+def identify(path: Path, catalogue: dict[str, dict[str, set[str]]],
+             raw: bytes | None = None) -> tuple[str | None, str | None, str]:
+    """(assignment, notebook name, how) for a notebook file (``raw``: its bytes, checked by
+    :func:`read_notebook_bytes`): by its nbgrader ids, else by its name."""
     ids: set[str] = set()
     try:
-        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        if raw is None:
+            raw = read_notebook_bytes(path)
+        data = json.loads(raw.decode("utf-8", errors="replace"))
         cells = data.get("cells") or [c for ws in data.get("worksheets", []) for c in ws.get("cells", [])]
         for c in cells:
             gid = ((c.get("metadata") or {}).get("nbgrader") or {}).get("grade_id")
@@ -521,7 +562,14 @@ def collect(cfg, source: Path, pattern: str | None = None, prefix: str | None = 
         chosen: dict[tuple[str, str, str], tuple[Submission, str]] = {}
         unmatched = []
         for sub in found:
-            a, nb_name, how = identify(sub.path, catalogue)
+            try:
+                raw = read_notebook_bytes(sub.path)
+            except Refused as e:
+                quarantine.append(Quarantined(sub.origin, str(e), _keep(sub.path, qdir, len(quarantine)),
+                                              student=sub.student))
+                continue
+            a, nb_name, how = identify(sub.path, catalogue, raw)
+            del raw
             if sub.assignment in catalogue and (a is None or how != "content"):
                 a = sub.assignment
                 nb_name = nb_name if nb_name in catalogue[a] else sorted(catalogue[a])[0]
@@ -599,6 +647,19 @@ def collect(cfg, source: Path, pattern: str | None = None, prefix: str | None = 
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _keep(path: Path, qdir: Path, n: int) -> Path | None:
+    """A copy of a refused plain file in the quarantine folder (``None`` when it cannot be kept)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    kept = qdir / f"{stamp}_{n:03d}_{safe_id(path.name)}"
+    try:
+        qdir.mkdir(parents=True, exist_ok=True)
+        _copy_regular(path, kept)
+    except (Refused, OSError):
+        kept.unlink(missing_ok=True)
+        return None
+    return kept
 
 
 def _copy_regular(src: Path, dst: Path) -> None:

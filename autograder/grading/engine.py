@@ -47,7 +47,13 @@ from .wire import Channel, ChannelClosed, ProtocolError
 __all__ = ["ENGINE_VERSION", "NotebookSpec", "AssignmentSpec", "grade_submission", "Flag",
            "shutdown_workers_cache"]
 
-ENGINE_VERSION = "1.0"
+# The version of what grading a submission yields. It enters every result's input hash
+# (grade.input_hash) and every calibration's digest, so a resumed run regrades what an older engine
+# graded instead of mixing its verdicts with new ones: raise it whenever a change can alter a score,
+# a flag or the graded notebook of some submission. 2: neutralised graded notebooks, linked files
+# refused, control groups, the reference trip-wire and similarity to the reference, parsing limits
+# (notebook_too_large, too_many_cells, notebook_too_complex).
+ENGINE_VERSION = "2"
 REVIEW = "review"
 INFO = "info"
 
@@ -176,7 +182,8 @@ def read_submission(path: Path, max_bytes: int = Limits.notebook_mb << 20,
                     max_cells: int = Limits.max_cells) -> tuple[object | None, list[dict]]:
     """Read a notebook file; return (notebook or None, flags).
 
-    A file over ``max_bytes`` is not read at all, and one with more than ``max_cells`` cells is not
+    A file over ``max_bytes`` is not read at all, one whose JSON nests or branches beyond a notebook's
+    (:mod:`.jsonlimits`) is not parsed, and one with more than ``max_cells`` cells is not
     validated or converted (nbformat's validation of a 300k-cell notebook takes minutes and GBs in the
     grading worker, outside any sandbox): both are flagged and score 0, and the batch goes on."""
     flags: list[dict] = []
@@ -198,6 +205,11 @@ def read_submission(path: Path, max_bytes: int = Limits.notebook_mb << 20,
                                                  "a notebook may have; it was not graded")]
     if not raw.strip():
         return None, [Flag("empty_file", f"{path.name} is empty (0 bytes of notebook)")]
+    from .jsonlimits import refusal
+
+    why = refusal(raw)
+    if why:
+        return None, [Flag("notebook_too_complex", f"{path.name}: {why}; it was not parsed or graded")]
     try:
         data = json.loads(raw.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError) as e:

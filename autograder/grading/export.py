@@ -20,6 +20,14 @@ Writes into ``--out`` (default ``<course>/exports/``):
 ``exercises.csv``
     per assignment and exercise (``ex1``, ``ex2`` ... from the cell ids): points, submissions, mean,
     median, min, max, and the share of students with full and with zero marks (raw scores);
+``review.csv``
+    what a human should look at, one row per reason: every review flag of a graded submission (its
+    code, cell and message, from ``autograded/<student>/<assignment>/grading.json``), every pair of
+    students whose answers to an exercise match (``similar_answers``, with the other student and the
+    similarity score, from ``autograded/.similarity/<assignment>.json``; a pair has a row for each of
+    its two students), a submission flagged in the gradebook by hand (``flagged_in_gradebook``), and
+    every file ``collect`` refused (``quarantined``, with its reason, from ``submitted/.collect.csv``);
+    text that a spreadsheet would run as a formula is quoted;
 ``score_distribution.png``
     a histogram of students' course totals (percent) and a box plot per assignment.
 
@@ -47,7 +55,7 @@ from pathlib import Path
 
 from .gradebook import course_dir, load_config
 
-__all__ = ["collect_rows", "export_all", "apply_deadlines", "read_extensions", "main"]
+__all__ = ["collect_rows", "review_rows", "export_all", "apply_deadlines", "read_extensions", "main"]
 
 
 def _exercise(grade_id: str) -> str:
@@ -279,6 +287,14 @@ def export_all(cfg, out: Path | None = None, log=print) -> dict[str, Path]:
                         f"{100 * sum(v == 0 for v in vals) / len(vals):.1f}"])
     paths["exercises"] = p
 
+    p = out / "review.csv"
+    reviews = review_rows(cfg, subs)
+    with p.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(REVIEW_HEADER)
+        w.writerows([_cell(r.get(k, "")) for k in REVIEW_HEADER] for r in reviews)
+    paths["review"] = p
+
     p = out / "score_distribution.png"
     _plot(totals, subs, assignments, p)
     paths["plot"] = p
@@ -289,7 +305,83 @@ def export_all(cfg, out: Path | None = None, log=print) -> dict[str, Path]:
         + f"; {late} late penalt{'y' if late == 1 else 'ies'} applied; {missing} missing submission(s) count 0")
     if off:
         log(f"  not on the roster (check them before importing into the LMS): {', '.join(off)}")
+    if reviews:
+        kinds: dict[str, int] = {}
+        for r in reviews:
+            kinds[r["reason"]] = kinds.get(r["reason"], 0) + 1
+        pairs = kinds.get("similar_answers", 0) // 2
+        log(f"  to review: {len({(r['student'], r['assignment']) for r in reviews if r['student']})} submission(s)"
+            + (f", {pairs} pair(s) of similar answers" if pairs else "")
+            + (f", {kinds['quarantined']} file(s) refused by collect" if kinds.get("quarantined") else "")
+            + f" (see {out / 'review.csv'})")
     return paths
+
+
+REVIEW_HEADER = ["student", "assignment", "notebook", "reason", "cell", "other_student", "similarity", "message"]
+
+
+def _cell(value) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading ``= + - @`` or control character would make
+    a student's file name or message a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else text
+
+
+def review_rows(cfg, subs: list[dict] | None = None) -> list[dict]:
+    """The rows of ``review.csv`` (see the module docstring), by student and assignment."""
+    from .gradebook import result_path
+    from .grade import similarity_path
+
+    if subs is None:
+        subs = collect_rows(cfg)[0]
+    rows: list[dict] = []
+    for r in subs:
+        if not r["submitted"]:
+            continue
+        student, a = r["student"], r["assignment"]
+        try:
+            rec = json.loads(result_path(cfg, student, a).read_text())
+        except (OSError, ValueError):
+            rec = {}
+        found = 0
+        notebooks = rec.get("notebooks") if isinstance(rec.get("notebooks"), dict) else {}
+        flags = [("", f) for f in rec.get("flags") or []] + \
+            [(nb, f) for nb, e in notebooks.items() if isinstance(e, dict) for f in e.get("flags") or []]
+        for nb, f in flags:
+            if isinstance(f, dict) and f.get("level") == "review":
+                found += 1
+                rows.append({"student": student, "assignment": a, "notebook": nb, "reason": f.get("code", ""),
+                             "cell": f.get("cell", ""), "message": str(f.get("message", ""))[:2000]})
+        if r["flagged"] and not found:
+            rows.append({"student": student, "assignment": a, "reason": "flagged_in_gradebook",
+                         "message": "flagged in the gradebook (formgrader)"})
+    for a in sorted({r["assignment"] for r in subs}):
+        try:
+            report = json.loads(similarity_path(cfg, a).read_text())
+        except (OSError, ValueError):
+            continue
+        for pair in report.get("pairs") or []:
+            students = pair.get("students") or []
+            if len(students) != 2:
+                continue
+            for me, other in (students, students[::-1]):
+                rows.append({"student": me, "assignment": a, "notebook": pair.get("notebook", ""),
+                             "reason": "similar_answers", "cell": pair.get("exercise", ""), "other_student": other,
+                             "similarity": f"{float(pair.get('score', 0)):.3f}",
+                             "message": f"the answer to {pair.get('exercise')} matches {other}'s (similarity "
+                                        f"{float(pair.get('score', 0)):.2f}, {pair.get('tokens')} tokens in common)"})
+    cd = course_dir(cfg)
+    try:
+        with open(Path(cd.root) / cd.submitted_directory / ".collect.csv", newline="") as f:
+            for q in csv.DictReader(f):
+                if q.get("status") == "quarantined":
+                    rows.append({"student": q.get("student", ""), "assignment": q.get("assignment", ""),
+                                 "reason": "quarantined", "message": f"{q.get('origin', '')}: {q.get('notes', '')}"})
+    except OSError:
+        pass
+    order = {"quarantined": 2, "similar_answers": 1}
+    rows.sort(key=lambda r: (r["student"] == "", r["student"], r["assignment"], order.get(r["reason"], 0)))
+    return rows
 
 
 def _lms_files(out: Path, subs: list[dict], people: dict[str, dict], lms: dict, assignments: list[str],

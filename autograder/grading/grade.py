@@ -37,7 +37,7 @@ __all__ = ["main", "grade_all", "calibrate", "limits_from", "add_limit_args", "C
 # flags of the instructor's own notebook that mean the grader, not the tests, failed
 FATAL = {"kernel_start_failed", "kernel_died", "kernel_lost", "kernel_restarted", "grader_crash", "job_timeout",
          "grader_error", "cell_timeout", "notebook_timeout", "memory_limit", "missing_notebook", "invalid_json",
-         "invalid_notebook", "empty_file", "unreadable_file", "not_a_notebook", "protocol_violation"}
+         "invalid_notebook", "notebook_too_complex", "empty_file", "unreadable_file", "not_a_notebook", "protocol_violation"}
 
 
 class CalibrationError(RuntimeError):
@@ -318,11 +318,14 @@ def similarity_path(cfg, assignment: str) -> Path:
 
 
 def _similarity(cfg, subs, specs: dict[str, AssignmentSpec], log) -> None:
-    """Compare every student's answers with every other's, per assignment; report and keep the pairs."""
+    """Compare every student's answers with every other's, per assignment; report and keep the pairs.
+    Every collected submission of the assignment is compared, also when only some were graded now
+    (``--student``), so the kept report always covers the whole class."""
     from .similarity import assignment_report
 
+    everyone = submissions(cfg, sorted(specs), None)
     for a, spec in specs.items():
-        folders = {student: folder for student, name, folder in subs if name == a}
+        folders = {student: folder for student, name, folder in everyone if name == a}
         if len(folders) < 2:
             continue
         try:

@@ -75,6 +75,24 @@ def _top_level_names(source: str) -> set[str]:
     return names
 
 
+def warm_torch() -> None:
+    """Import once what torch imports on first use of the paths every graded test takes, so that no
+    kernel or tester pays for it inside a cell's time limit. ``torch.autograd.grad`` with given output
+    gradients (how a gradient crosses from the tester to the student kernel) imports
+    ``torch.fx.experimental.symbolic_shapes`` and with it sympy: about 480 modules, 0.25 s on an idle
+    core and 0.5 s in the sandbox, many times that on a loaded machine, paid by the first test cell
+    that calls ``backward`` through a submission's code."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    try:
+        x = torch.zeros(2, requires_grad=True)
+        torch.autograd.grad([x * 2.0], [x], [torch.ones(2)])
+        (x * 2.0).sum().backward()
+    except BaseException:
+        pass
+
+
 # ====================================================================== student kernel
 def _prepare_student(preload: list[str], threads: int):
     """The shell and the notebook's imports (before any submission code runs)."""
@@ -93,6 +111,7 @@ def _prepare_student(preload: list[str], threads: int):
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(max(1, int(threads)))
+        warm_torch()
     return shell, errors
 
 
@@ -179,6 +198,11 @@ def student_zygote_main(zyg_fd: int) -> int:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
     # one thread here: an OpenMP pool created before fork() would hang the children
     shell, errors = _prepare_student(init.get("preload", []), 1)
+    # What is loaded here is shared with every kernel forked from it: out of the collector's reach, so
+    # that a kernel's first full collection neither walks nor copies it (with torch and sympy loaded
+    # that collection took 0.3 s inside the first test cell).
+    import gc
+    gc.freeze()
     zyg.send({"ready": True, "errors": errors, "pid": os.getpid(),
               "threads": len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1})
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -276,6 +300,7 @@ def tester_main(zyg_fd: int) -> int:
             __import__(mod)
         except BaseException:
             pass
+    warm_torch()
     if "torch.testing" in sys.modules:         # its first call imports a lot (seconds)
         try:
             import torch
@@ -290,6 +315,8 @@ def tester_main(zyg_fd: int) -> int:
         plt.close("all")
     except Exception:
         pass
+    import gc
+    gc.freeze()                                # shared with the forked testers (see student_zygote_main)
     zyg.send({"ready": True, "errors": errors, "names": names, "seconds": time.perf_counter() - start,
               "pid": os.getpid()})
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)     # forked testers are reaped automatically

@@ -392,6 +392,7 @@ def activate(cfg: dict | None):
             if isinstance(f, str) and os.path.realpath(f).startswith(p):
                 linecache.cache.pop(f, None)
     if replaced:
+        gc.unfreeze()                   # a kernel's zygote froze what it loaded (kernel.py)
         gc.collect()                    # the unchecked build that was imported is gone for good
     _install_hook(key, owner, tuple(protected))
     del key

@@ -132,9 +132,30 @@ def many_cells(ctx: Ctx) -> None:
     nb = _load(ctx)
     _answers(nb, CORRECT)
     data = json.loads(nbformat.writes(nb))
-    data["cells"] += [{"cell_type": "markdown", "metadata": {}, "source": ""}] * 300_000
+    data["cells"] += [{"cell_type": "markdown", "metadata": {}, "source": ""}] * 150_000
     ctx.folder.mkdir(parents=True, exist_ok=True)
     (ctx.folder / "fx_ops.ipynb").write_text(json.dumps(data))
+
+
+def many_objects(ctx: Ctx) -> None:
+    """Correct answers, and 6 million empty dicts in a cell's metadata (18 MB of JSON; parsed, about
+    450 MB in the grading worker)."""
+    nb = _load(ctx)
+    _answers(nb, CORRECT)
+    text = nbformat.writes(nb)
+    ctx.folder.mkdir(parents=True, exist_ok=True)
+    (ctx.folder / "fx_ops.ipynb").write_text(text.replace('"metadata": {', '"metadata": {"x": [' + "{}," * 6_000_000
+                                                          + '{}], ', 1))
+
+
+def deep_nesting(ctx: Ctx) -> None:
+    """Correct answers, and an output nested 200,000 lists deep."""
+    nb = _load(ctx)
+    _answers(nb, CORRECT)
+    text = nbformat.writes(nb)
+    ctx.folder.mkdir(parents=True, exist_ok=True)
+    (ctx.folder / "fx_ops.ipynb").write_text(text.replace('"metadata": {', '"metadata": {"x": ' + "[" * 200_000
+                                                          + "]" * 200_000 + ", ", 1))
 
 
 def _no_leak_below_process(result: dict, ctx: Ctx) -> None:
@@ -191,6 +212,10 @@ CASES: list[Case] = [
     Case("disk_fill", "correct answers; 20 files of 256 MB written in the kernel's folder",
          answered(CORRECT, ("ex1_scale", DISK_FILL)), 100, flags=("disk_quota",), review=True,
          check=_disk_bounded),
-    Case("many_cells", "correct answers followed by 300,000 empty cells", many_cells, 0,
+    Case("many_cells", "correct answers followed by 150,000 empty cells", many_cells, 0,
          flags=("too_many_cells",), review=True, check=_not_parsed),
+    Case("many_objects", "correct answers and 6 million empty dicts in a cell's metadata", many_objects, 0,
+         flags=("notebook_too_complex",), review=True, check=_not_parsed),
+    Case("deep_nesting", "correct answers and metadata nested 200,000 lists deep", deep_nesting, 0,
+         flags=("notebook_too_complex",), review=True, check=_not_parsed),
 ]
