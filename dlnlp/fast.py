@@ -19,9 +19,9 @@ attribute names the course's exercises fix:
 - multi-head attention (notebooks 07 and 08): ``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``,
   ``num_heads``, ``dropout``; ``forward(query, key, value, mask=None) -> (out, weights)``, ``mask`` bool
   with ``True`` = may attend. While fused, ``weights`` is ``None``.
-- GPT-2 causal self-attention (notebook 10): ``c_attn``, ``c_proj``, ``n_head``, ``attn_dropout``,
+- GPT-2 causal self-attention (notebook 11): ``c_attn``, ``c_proj``, ``n_head``, ``attn_dropout``,
   ``resid_dropout``; ``forward(x, past_kv=None) -> (y, (k, v))``.
-- a BERT encoder layer (notebook 09): ``query``, ``key``, ``value``, ``attn_out``, ``attn_norm``,
+- a BERT encoder layer (notebook 10): ``query``, ``key``, ``value``, ``attn_out``, ``attn_norm``,
   ``ffn_in``, ``ffn_out``, ``ffn_norm``, ``attn_dropout``, ``dropout``, ``n_heads``;
   ``forward(x, attention_mask=None)``. Its attention is written inline, so the whole layer's forward is
   swapped for one that computes the same post-norm layer around the fused kernel.

@@ -1,10 +1,10 @@
-"""Train the small checkpoints that notebooks 09 and 10 ship, with one documented command each.
+"""Train the small checkpoints that notebooks 10 and 11 ship, with one documented command each.
 
 ``python -m dlnlp.pretrain bert``  masked-language-model and next-sentence-prediction pretraining of
-the notebook-09 BERT on the unlabeled spam-task messages; writes ``solutions/09_bert/bert_spam.pt``.
+the notebook-09 BERT on the unlabeled spam-task messages; writes ``solutions/10_bert/bert_spam.pt``.
 
 ``python -m dlnlp.pretrain gpt``   next-character training of the notebook-10 GPT on the Python
-documentation corpus; writes ``solutions/10_gpt/gpt_pydocs.pt``.
+documentation corpus; writes ``solutions/11_gpt/gpt_pydocs.pt``.
 
 Both are deterministic (seeded data order, initialisation and masking; one CPU thread by default) and
 run on a CPU in minutes. Attention runs on PyTorch's fused kernel (:func:`dlnlp.fast.fused_attention`:
@@ -35,9 +35,9 @@ from .fast import fused_attention
 ROOT = Path(__file__).resolve().parent.parent
 
 BERT_DEFAULTS = dict(steps=800, batch_size=64, lr=1e-3, weight_decay=0.01, seed=0,
-                     out=ROOT / "solutions" / "09_bert" / "bert_spam.pt")
+                     out=ROOT / "solutions" / "10_bert" / "bert_spam.pt")
 GPT_DEFAULTS = dict(steps=1500, batch_size=8, lr=2e-3, weight_decay=0.1, seed=0,
-                    out=ROOT / "solutions" / "10_gpt" / "gpt_pydocs.pt")
+                    out=ROOT / "solutions" / "11_gpt" / "gpt_pydocs.pt")
 
 
 def bert_config(vocab_size: int):

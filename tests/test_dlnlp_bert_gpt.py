@@ -122,7 +122,7 @@ def test_mlm_loss_ignores_unlabelled_positions():
 
 def test_bert_checkpoint_if_present_loads_into_reference_classes():
     from dlnlp.pretrain import ROOT
-    path = ROOT / "solutions" / "09_bert" / "bert_spam.pt"
+    path = ROOT / "solutions" / "10_bert" / "bert_spam.pt"
     if not path.exists():
         pytest.skip("no checkpoint")
     ckpt = torch.load(path, weights_only=True)
@@ -207,7 +207,7 @@ def test_distinct_n():
 
 def test_gpt_checkpoint_if_present_loads():
     from dlnlp.pretrain import ROOT
-    path = ROOT / "solutions" / "10_gpt" / "gpt_pydocs.pt"
+    path = ROOT / "solutions" / "11_gpt" / "gpt_pydocs.pt"
     if not path.exists():
         pytest.skip("no checkpoint")
     ckpt = torch.load(path, weights_only=True)

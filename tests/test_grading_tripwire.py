@@ -229,7 +229,7 @@ def wrapped(name: str, style: str, every: int = 2):
 
 @pytest.mark.xdist_group("grading")
 @pytest.mark.parametrize("name,style", [("04_lstm_gru", "direct"), ("08_transformer", "importlib"),
-                                        ("09_bert", "__import__")])
+                                        ("10_bert", "__import__")])
 def test_wrapping_the_reference_earns_nothing(name, style):
     from autograder.grading.engine import grade_submission, shutdown_workers_cache
     from autograder.grading.fidelity import _spec_from_source

@@ -117,7 +117,7 @@ COURSE_ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
         "ex5_label_smoothing": _q("transformer", "label_smoothed_cross_entropy"),
         "ex6_noam": _q("transformer", "noam_lr", "warmup_scheduler"),
     },
-    "09_bert": {
+    "10_bert": {
         "ex1_make_pair": _q("bert", "make_pair"),
         "ex2_embeddings": _q("bert", "BertEmbeddings"),
         "ex3_layer": _q("bert", "BertLayer"),
@@ -126,7 +126,7 @@ COURSE_ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
         "ex6_mlm_head": _q("bert", "BertMLMHead", "mlm_loss"),
         "ex7_classifier": _q("bert", "BertClassifier"),
     },
-    "10_gpt": {
+    "11_gpt": {
         "ex1_pairs": _q("gpt", "next_token_pairs"),
         "ex2_bigram": _q("gpt", "bigram_nll", "ngram_nll"),
         "ex3_attention": _q("gpt", "CausalSelfAttention"),

@@ -1,7 +1,7 @@
 """A small BERT (encoder-only Transformer), its pretraining pieces (masked LM with the 80/10/10 rule,
 next-sentence prediction), and weight mapping to Hugging Face.
 
-The reference for notebook 09. Parameter names are the ones the notebook's classes use, so a state
+The reference for notebook 10. Parameter names are the ones the notebook's classes use, so a state
 dict (or the shipped checkpoint) moves between them unchanged, and :func:`load_hf_bert` copies the
 weights of a Hugging Face ``BertModel`` / ``BertForMaskedLM`` / ``BertForSequenceClassification``
 into them.

@@ -1,7 +1,7 @@
 """A small GPT (decoder-only causal language model) with a KV cache, sampling, n-gram baselines, and
 weight mapping to and from Hugging Face ``GPT2LMHeadModel``.
 
-The reference for notebook 10. Parameter names are GPT-2's (``wte``, ``wpe``, ``h.{i}.ln_1``,
+The reference for notebook 11. Parameter names are GPT-2's (``wte``, ``wpe``, ``h.{i}.ln_1``,
 ``h.{i}.attn.c_attn``, ...), without the ``transformer.`` prefix, and the linear layers are
 ``nn.Linear``: GPT-2's ``Conv1D`` stores the same matrices transposed, which :func:`load_hf_gpt2`
 undoes. GPT-2 is *pre-norm* (``x + sublayer(LN(x))``), uses the tanh approximation of GELU and ties the
@@ -82,7 +82,7 @@ class CausalSelfAttention(nn.Module):
     (B, T, C) and ``present = (k, v)`` for all ``P + T`` positions. New position ``P + i`` attends to
     keys ``0 .. P + i``.
 
-    The arithmetic is notebook 10's; it runs on ``F.scaled_dot_product_attention`` (the same numbers up
+    The arithmetic is notebook 11's; it runs on ``F.scaled_dot_product_attention`` (the same numbers up
     to rounding, without keeping the (B, nh, T, P+T) weights), except in training mode with attention
     dropout, where it is written out so that dropout draws its random numbers as the notebook's does.
     """

@@ -1,4 +1,4 @@
-"""Plausible wrong implementations of notebook 10's exercises; each must lose points."""
+"""Plausible wrong implementations of notebook 11's exercises; each must lose points."""
 from autograder.mutants import Mutant
 
 MUTANTS = [
