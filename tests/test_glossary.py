@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-
-import pytest
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOSSARY = ROOT / "docs" / "glossary.md"
@@ -86,7 +86,7 @@ def terms_box(notebook: Path) -> str | None:
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     for cell in cells:
         source = "".join(cell["source"])
-        if cell["cell_type"] == "markdown" and re.search(r"^#+\s*용어", source, re.M):
+        if cell["cell_type"] == "markdown" and re.search(r"^#+\s*용어", source, re.MULTILINE):
             return source
     return None
 

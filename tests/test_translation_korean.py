@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
-from functools import lru_cache
-from typing import Callable
+from collections.abc import Callable
+from functools import cache
 
 import pytest
 
@@ -23,8 +23,9 @@ from dlnlp.data import translation as T
 N_SENTENCES, SEED = 5000, 0
 
 # ---------------------------------------------------------------- the checker's own lexicon
-ATTRIBUTIVE = set("""젊은 어린 친절한 행복한 바쁜 피곤한 똑똑한 맛있는 따뜻한 달콤한 신선한 큰 작은 싼 비싼 빨간
-파란 검은 하얀 오래된 무거운 예쁜 긴 짧은 재미있는 슬픈 귀여운 배고픈 졸린 더러운 조용한 붐비는""".split())
+ATTRIBUTIVE = {"젊은", "어린", "친절한", "행복한", "바쁜", "피곤한", "똑똑한", "맛있는", "따뜻한", "달콤한", "신선한", "큰", "작은",
+               "싼", "비싼", "빨간", "파란", "검은", "하얀", "오래된", "무거운", "예쁜", "긴", "짧은", "재미있는", "슬픈",
+               "귀여운", "배고픈", "졸린", "더러운", "조용한", "붐비는"}
 DETERMINERS = {"내", "너의", "그의", "그녀의", "우리", "자기", "그들의", "새"}
 HONORIFIC_NOUNS = {"선생님", "어머니", "아버지", "할머니"}
 FEMALE_NOUNS = {"어머니", "할머니", "여동생", "그녀"}
@@ -52,7 +53,7 @@ _UNCARRIABLE = {"자동차", "창문", "문"}
 PARTICLE_RE = re.compile(r"^(.+?)(에서|께서|은|는|이|가|을|를|와|과|에)$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _nouns() -> set[str]:
     nouns = set(ANIMALS | MASS_FOODS | CHILDREN | FAMILY_AND_DOCTOR | _COOKED_ELSEWISE | _WIPED | _WRITTEN)
     nouns |= {"나", "너", "그", "그녀", "우리", "그들", "친구", "여동생", "남동생", "학생", "이웃", "계란", "토마토",
