@@ -127,4 +127,15 @@ MUTANTS = [
            {"    if k < 1 or step < 0:": "    if step == 0:\n        return k / (k + 1.0)\n    if k < 1 or step < 0:"}),
     Mutant("ex6_schedule", "computed in float32 with torch",
            {"return 1.0 / (1.0 + math.exp(z))": "return float(torch.sigmoid(torch.tensor(-z, dtype=torch.float32)))"}),
+    # devices: every tensor an answer creates follows its input's device
+    Mutant("ex1_encoder", "the row index built on the default device (torch.arange without device=)",
+           {"rows = torch.arange(src_ids.shape[0], device=src_ids.device)": "rows = torch.arange(src_ids.shape[0])"}),
+    Mutant("ex5_greedy_decode", "the <sos> input built on the default device (torch.full without device=)",
+           {"inputs = torch.full((B,), sos_id, dtype=torch.long, device=src_ids.device)":
+            "inputs = torch.full((B,), sos_id, dtype=torch.long)"}),
+    # gradient flow: the loss must reach the encoder through the context vector
+    Mutant("ex1_encoder", "the context vector detached from the encoder",
+           {"hidden = outputs[rows, last].unsqueeze(0)": "hidden = outputs[rows, last].unsqueeze(0).detach()"}),
+    Mutant("ex3_sequence_loss", "the loss computed on detached logits (no gradient reaches the model)",
+           {"nll = F.cross_entropy(logits.reshape(B * T, V)": "nll = F.cross_entropy(logits.detach().reshape(B * T, V)"}),
 ]

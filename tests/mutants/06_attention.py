@@ -149,4 +149,30 @@ MUTANTS = [
            {"if not finished:": "if False:"}),
     Mutant("ex6_beam_search", "topk asked for beam_size candidates even when fewer than beam_size exist",
            {"torch.topk(cand, min(beam_size, cand.numel()))": "torch.topk(cand, beam_size)"}),
+    # modes: dropout must follow train()/eval()
+    Mutant("ex4_attn_decoder", "functional dropout on the embeddings without training=self.training (on in eval)",
+           {"x = self.dropout(self.embedding(tgt_in))": "x = F.dropout(self.embedding(tgt_in), self.dropout.p)"}),
+    Mutant("ex4_attn_decoder", "functional dropout before W_out without training=self.training (on in eval)",
+           {"return self.W_out(self.dropout(attentional)), hidden, weights":
+            "return self.W_out(F.dropout(attentional, self.dropout.p)), hidden, weights"}),
+    # devices: every tensor an answer creates follows its input's device
+    Mutant("ex5_greedy_decode", "the <sos> input built on the default device (torch.full without device=)",
+           {"y = torch.full((B,), model.sos_id, dtype=torch.long, device=src.device)":
+            "y = torch.full((B,), model.sos_id, dtype=torch.long)"}),
+    Mutant("ex5_greedy_decode", "the finished flags built on the default device",
+           {"done = torch.zeros(B, dtype=torch.bool, device=src.device)": "done = torch.zeros(B, dtype=torch.bool)"}),
+    Mutant("ex5_greedy_decode", "a plain model's zero attention rows built on the default device",
+           {"w = torch.zeros(B, 1, S, dtype=enc_out.dtype, device=enc_out.device)":
+            "w = torch.zeros(B, 1, S, dtype=enc_out.dtype)"}),
+    # precision and ties in beam search
+    Mutant("ex6_beam_search", "scores accumulated in float32",
+           {"scores = torch.zeros(1, dtype=torch.float64)": "scores = torch.zeros(1)",
+            "log_probs.detach().double().cpu()": "log_probs.detach().float().cpu()",
+            "scores = torch.tensor([k[2] for k in keep], dtype=torch.float64)":
+            "scores = torch.tensor([k[2] for k in keep])"}),
+    Mutant("ex6_beam_search", "final ties go to the hypothesis finished last",
+           {"key=lambda i: (finished[i][0], -i))": "key=lambda i: (finished[i][0], i))"}),
+    Mutant("ex6_beam_search", "final ties broken by comparing (score, tokens) tuples",
+           {"best = max(range(len(finished)), key=lambda i: (finished[i][0], -i))":
+            "best = max(range(len(finished)), key=lambda i: finished[i])"}),
 ]
