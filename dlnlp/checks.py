@@ -21,6 +21,18 @@ def _fmt(x, limit: int = 6) -> str:
     return repr(x)
 
 
+def _as_float64(x) -> torch.Tensor:
+    """``x`` as a float64 CPU tensor, without a detour through float32.
+
+    ``torch.as_tensor`` turns Python floats (and lists of them) into float32, which rounds them to about
+    7 digits before any comparison; numbers and sequences are therefore converted in float64 directly.
+    Tensors keep their own values (float32 stays what it is, widened exactly to float64).
+    """
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().double()
+    return torch.as_tensor(x, dtype=torch.float64)
+
+
 def check_true(condition: bool, message: str) -> None:
     """Fail with ``message`` unless ``condition`` holds."""
     if not bool(condition):
@@ -41,13 +53,13 @@ def check_close(actual, expected, name: str = "output", atol: float = 1e-6, rtol
                 hint: str = "", allow_nan: bool = False) -> None:
     """Check ``actual`` against ``expected`` elementwise: ``|a - e| <= atol + rtol * |e|``.
 
-    Numbers, lists and tensors are accepted. The message names the largest difference and where it is.
+    Numbers, lists and tensors are accepted; everything is compared in float64 (Python numbers are never
+    rounded through float32 first, so a tight ``rtol`` such as 1e-12 takes effect). The message names the largest difference and where it is.
     For an exact comparison pass ``atol=0, rtol=0``. An expected value holding NaN fails the check
     (a reference computed from inputs that the code under test overwrote), unless ``allow_nan`` says
     NaN is part of the expected answer: then ``actual`` must be NaN at exactly the same places.
     """
-    a = torch.as_tensor(actual).detach().cpu()
-    e = torch.as_tensor(expected).detach().cpu()
+    a, e = _as_float64(actual), _as_float64(expected)
     if a.shape != e.shape:
         raise AssertionError(f"{name} should have shape {tuple(e.shape)}; got {tuple(a.shape)}")
     if torch.isnan(e).any() and not allow_nan:
@@ -55,7 +67,6 @@ def check_close(actual, expected, name: str = "output", atol: float = 1e-6, rtol
             f"the expected value of {name} contains NaN, so nothing can be compared with it. A test computes "
             "its expected values from its inputs: did your code change an input in place (e.g. fill_, "
             "masked_fill_, +=, .data) instead of building a new tensor?")
-    a, e = a.double(), e.double()
     nan_a, nan_e = torch.isnan(a), torch.isnan(e)
     if (nan_a != nan_e).any():
         raise AssertionError(f"{name} contains NaN where the expected value has none: {_fmt(a)}")
@@ -74,8 +85,7 @@ def check_close(actual, expected, name: str = "output", atol: float = 1e-6, rtol
 
 def relative_error(actual, expected) -> float:
     """``||a - e|| / max(||a|| + ||e||, 1e-12)`` over all entries (0 when both are empty)."""
-    a = torch.as_tensor(actual).detach().double().cpu()
-    e = torch.as_tensor(expected).detach().double().cpu()
+    a, e = _as_float64(actual), _as_float64(expected)
     if a.numel() == 0:
         return 0.0
     return ((a - e).norm() / (a.norm() + e.norm()).clamp_min(1e-12)).item()
@@ -83,7 +93,7 @@ def relative_error(actual, expected) -> float:
 
 def check_grad_close(actual, expected, name: str = "gradient", rtol: float = 1e-6) -> None:
     """Check two gradients agree to relative error :func:`relative_error` ``<= rtol``."""
-    a, e = torch.as_tensor(actual), torch.as_tensor(expected)
+    a, e = _as_float64(actual), _as_float64(expected)
     if a.shape != e.shape:
         raise AssertionError(f"{name} should have shape {tuple(e.shape)}; got {tuple(a.shape)}")
     rel = relative_error(a, e)

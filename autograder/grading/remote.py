@@ -636,8 +636,8 @@ class Endpoint:
         cur = self._live.get(eid)
         if cur is not None:
             with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
-                if cur.shape == data.shape and cur.dtype == data.dtype:
-                    if not torch.equal(cur, data):
+                if cur.shape == data.shape and cur.dtype == data.dtype and cur.device == data.device:
+                    if cur.device.type != "meta" and not torch.equal(cur, data):   # meta: no values to compare
                         cur.copy_(data)
                 else:
                     cur.data = data
@@ -725,8 +725,8 @@ def _copy_back(orig, new, grad=None, has_grad: bool = False) -> None:
         orig.set_state(new.get_state())
     elif isinstance(orig, torch.Tensor) and isinstance(new, torch.Tensor):
         with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
-            if orig.shape == new.shape and orig.dtype == new.dtype:
-                if not torch.equal(orig, new):
+            if orig.shape == new.shape and orig.dtype == new.dtype and orig.device == new.device:
+                if orig.device.type != "meta" and not torch.equal(orig, new):   # meta: no values to compare
                     orig.copy_(new)
             else:
                 orig.data = new

@@ -141,13 +141,19 @@ _TORCH_DTYPES = {
 
 
 def tensor_to_wire(t) -> tuple[dict, bytes]:
-    """A plain description (dtype, shape) and the raw bytes of a dense tensor (copied to CPU).
+    """A plain description (dtype, shape) and the raw bytes of a dense tensor (copied to CPU); a tensor on
+    the ``meta`` device (shape and dtype only) travels as its description, and arrives on ``meta``.
 
     The subclass of ``t`` (if any) is ignored: its data is read with ``__torch_function__``
     disabled, so a tensor subclass cannot choose what is read."""
     import torch
 
     with torch._C.DisableTorchFunctionSubclass():
+        if t.device.type == "meta":      # shapes and dtypes without data: tests of devices send these
+            dtype = str(t.dtype).replace("torch.", "")
+            if dtype not in _TORCH_DTYPES:
+                raise TypeError(f"tensors of dtype {t.dtype} cannot be sent")
+            return {"dtype": dtype, "shape": list(t.shape), "device": "meta"}, b""
         if t.layout != torch.strided:
             t = t.to_dense()
         data = t.detach().to("cpu").contiguous()
@@ -175,6 +181,10 @@ def tensor_from_wire(desc: dict, raw: bytes):
     if any(s < 0 for s in shape):
         raise ProtocolError("negative tensor size")
     dtype = getattr(torch, dtype_name)
+    if desc.get("device") == "meta":
+        if raw:
+            raise ProtocolError("a meta tensor carries no data")
+        return torch.empty(shape, dtype=dtype, device="meta")
     numel = 1
     for s in shape:
         numel *= s

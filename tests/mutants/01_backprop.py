@@ -147,4 +147,29 @@ MUTANTS = [
            {"    inputs, masks, h = [], [], X\n": "    X.fill_(float('nan'))\n    for W, b in params:\n        W.fill_(float('nan'))\n    inputs, masks, h = [], [], X\n"}),
     Mutant("ex6_mlp_backward", "centres the caller's inputs in place (X -= X.mean(0))",
            {"    inputs, masks, h = [], [], X\n": "    X -= X.mean(dim=0)\n    inputs, masks, h = [], [], X\n"}),
+
+    # Devices, precision and views (each mutant keeps the dtype right: only the class named can catch it)
+    Mutant("ex3_numerical_gradient", "keeps the tensor f returns instead of its number: a 0-d view of x changes with x",
+           {"f_plus = float(f(x))": "f_plus = f(x)", "f_minus = float(f(x))": "f_minus = f(x)"}),
+    Mutant("ex3_numerical_gradient", "detaches f's value instead of reading it: still a view of x",
+           {"f_plus = float(f(x))": "f_plus = torch.as_tensor(f(x)).detach()",
+            "f_minus = float(f(x))": "f_minus = torch.as_tensor(f(x)).detach()"}),
+    Mutant("ex3_numerical_gradient", "each value of f rounded to float32 before differencing",
+           {"f_plus = float(f(x))": "f_plus = torch.tensor(float(f(x)), dtype=torch.float32).item()",
+            "f_minus = float(f(x))": "f_minus = torch.tensor(float(f(x)), dtype=torch.float32).item()"}),
+    Mutant("ex4_linear_backward", "bias gradient as ones(N) @ grad_out, ones in the right dtype but on the CPU",
+           {"grad_b = grad_out.sum(dim=0)": "grad_b = torch.ones(grad_out.shape[0], dtype=grad_out.dtype) @ grad_out"}),
+    Mutant("ex4_linear_backward", "weight gradient summed into a zeros buffer made on the CPU",
+           {"grad_W = grad_out.T @ x": "grad_W = torch.zeros(W.shape, dtype=W.dtype) + grad_out.T @ x"}),
+    Mutant("ex5_softmax_cross_entropy", "one-hot matrix made with torch.zeros on the CPU (right dtype)",
+           {"    grad = log_probs.exp()\n    grad[torch.arange(N), y] -= 1.0\n":
+            "    onehot = torch.zeros(N, logits.shape[1], dtype=logits.dtype)\n    onehot[torch.arange(N), y] = 1.0\n"
+            "    grad = log_probs.exp() - onehot\n"}),
+    Mutant("ex5_softmax_cross_entropy", "one-hot from torch.eye(C) in the logits' dtype, on the CPU",
+           {"    grad = log_probs.exp()\n    grad[torch.arange(N), y] -= 1.0\n":
+            "    grad = log_probs.exp() - torch.eye(logits.shape[1], dtype=logits.dtype)[y]\n"}),
+    Mutant("ex6_mlp_backward", "ReLU as torch.maximum with a zeros tensor made on the CPU",
+           {"h = z * mask": "h = torch.maximum(z, torch.zeros(z.shape, dtype=z.dtype))"}),
+    Mutant("ex6_mlp_backward", "ReLU mask as a float tensor built on the CPU",
+           {"mask = z > 0": "mask = torch.tensor((z > 0).tolist(), dtype=z.dtype)"}),
 ]

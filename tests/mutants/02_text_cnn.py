@@ -127,4 +127,20 @@ MUTANTS = [
     Mutant("ex7_textcnn", "dropout before ReLU and pooling, inside each conv branch",
            {"h = torch.relu(conv(F.pad(x, (0, k - 1))))": "h = torch.relu(self.dropout(conv(F.pad(x, (0, k - 1)))))",
             "self.fc(self.dropout(torch.cat(pooled, dim=1)))": "self.fc(torch.cat(pooled, dim=1))"}),
+
+    # Devices, modes, gradients through padding that holds NaN or inf
+    Mutant("ex3_one_hot_embedding", "one-hot rows from torch.eye(V) in weight's dtype, made on the CPU",
+           {"F.one_hot(ids, num_classes=weight.shape[0]).to(weight.dtype)": "torch.eye(weight.shape[0], dtype=weight.dtype)[ids]"}),
+    Mutant("ex4_masked_mean", "the count's floor of 1 made with torch.ones on the CPU",
+           {"count = m.sum(dim=1).clamp_min(1.0)": "count = torch.maximum(m.sum(dim=1), torch.ones(x.shape[0], 1, dtype=x.dtype))"}),
+    Mutant("ex5_conv1d_text", "the output buffer made with torch.zeros on the CPU (right dtype)",
+           {"torch.zeros(B, L, C, dtype=x.dtype, device=x.device)": "torch.zeros(B, L, C, dtype=x.dtype)"}),
+    Mutant("ex6_masked_max", "empty rows zeroed with torch.where and zeros made on the CPU",
+           {"return out.masked_fill(empty, 0.0)": "return torch.where(empty, torch.zeros(out.shape, dtype=out.dtype), out)"}),
+    Mutant("ex7_textcnn", "functional dropout without training=self.training: still active in eval mode",
+           {"self.fc(self.dropout(torch.cat(pooled, dim=1)))": "self.fc(F.dropout(torch.cat(pooled, dim=1), self.dropout.p))"}),
+    Mutant("ex7_textcnn", "masked windows filled with -inf before the max: an empty sentence gets -inf features",
+           {"h = h.masked_fill(~mask.unsqueeze(1), 0.0)": "h = h.masked_fill(~mask.unsqueeze(1), float(\"-inf\"))"}),
+    Mutant("ex7_textcnn", "mask=None replaced by torch.ones made on the CPU",
+           {"        x = self.embedding(ids)": "        if mask is None:\n            mask = torch.ones(ids.shape, dtype=torch.bool)\n        x = self.embedding(ids)"}),
 ]

@@ -15,7 +15,7 @@ MUTANTS = [
     Mutant("ex2_rnn_unroll", "outputs at padded steps hold the frozen state instead of zeros",
            {"outputs.append(torch.where(keep, h_new, torch.zeros_like(h_new)))": "outputs.append(h)"}),
     Mutant("ex2_rnn_unroll", "every step starts from h0 instead of the previous state",
-           {"h_new = cell(x[:, t], h)": "h_new = cell(x[:, t], h0)"}),
+           {"h_new = cell(x_t, h)": "h_new = cell(x_t, h0)"}),
     # ex3: BPTT by hand
     Mutant("ex3_rnn_bptt", "forgets the gradient arriving from step t+1 (no backpropagation through time)",
            {"delta = dh[:, t - 1] + carry": "delta = dh[:, t - 1]"}),
@@ -82,9 +82,11 @@ MUTANTS = [
     Mutant("ex2_rnn_unroll", "h0 detached: no gradient reaches the initial state",
            {"    h = h0\n": "    h = h0.detach()\n"}),
     Mutant("ex2_rnn_unroll", "the state frozen by multiplying with the mask: NaN in the padding poisons it",
-           {"h = torch.where(keep, h_new, h)": "h = keep * h_new + (~keep) * h"}),
+           {"h = torch.where(keep, h_new, h)": "h = keep * h_new + (~keep) * h",
+            "x_t = torch.where(keep, x[:, t], torch.zeros_like(x[:, t]))": "x_t = x[:, t]"}),
     Mutant("ex2_rnn_unroll", "outputs zeroed at padding by multiplying with the mask (NaN * 0 is NaN)",
-           {"outputs.append(torch.where(keep, h_new, torch.zeros_like(h_new)))": "outputs.append(h_new * keep)"}),
+           {"outputs.append(torch.where(keep, h_new, torch.zeros_like(h_new)))": "outputs.append(h_new * keep)",
+            "x_t = torch.where(keep, x[:, t], torch.zeros_like(x[:, t]))": "x_t = x[:, t]"}),
     Mutant("ex2_rnn_unroll", "the state updated in place (h[rows] = ...), starting with the caller's h0",
            {"        h = torch.where(keep, h_new, h)                  # frozen at padding\n":
             "        h[keep[:, 0]] = h_new[keep[:, 0]]\n"}),
@@ -157,4 +159,29 @@ MUTANTS = [
            {"return -log_probs[": "return -log_probs.clamp_min(-10)["}),
     Mutant("ex7_bigram_nll", "vocabulary size taken from the data (largest id + 1) instead of vocab_size",
            {"    counts = torch.ones(vocab_size, vocab_size": "    vocab_size = int(torch.cat([train_ids, valid_ids]).max()) + 1\n    counts = torch.ones(vocab_size, vocab_size"}),
+
+    # Devices, gradients through padding that holds NaN or inf
+    Mutant("ex1_rnn_cell", "a missing bias replaced by torch.zeros(H) made on the CPU",
+           {"    if b_ih is not None:\n        a = a + b_ih\n":
+            "    if b_ih is None:\n        b_ih = torch.zeros(W_ih.shape[0], dtype=x_t.dtype)\n    a = a + b_ih\n"}),
+    Mutant("ex2_rnn_unroll", "the cell reads the padding and torch.where drops its output: finite forward, NaN gradients",
+           {"x_t = torch.where(keep, x[:, t], torch.zeros_like(x[:, t]))": "x_t = x[:, t]"}),
+    Mutant("ex2_rnn_unroll", "padded inputs zeroed by multiplying with the mask (NaN * 0 is NaN)",
+           {"x_t = torch.where(keep, x[:, t], torch.zeros_like(x[:, t]))": "x_t = x[:, t] * keep"}),
+    Mutant("ex2_rnn_unroll", "the zeros for padded outputs made with torch.zeros on the CPU",
+           {"torch.where(keep, h_new, torch.zeros_like(h_new))": "torch.where(keep, h_new, torch.zeros(h_new.shape, dtype=h_new.dtype))"}),
+    Mutant("ex2_rnn_unroll", "the stand-in inputs at padded steps made with torch.zeros on the CPU",
+           {"torch.zeros_like(x[:, t])": "torch.zeros(x[:, t].shape, dtype=x.dtype)"}),
+    Mutant("ex3_rnn_bptt", "the carried gradient starts as torch.zeros(B, H) in the right dtype, on the CPU",
+           {"carry = torch.zeros_like(h0)": "carry = torch.zeros(B, h0.shape[1], dtype=h0.dtype)"}),
+    Mutant("ex3_rnn_bptt", "the dx buffer made with torch.zeros(x.shape, dtype=x.dtype), on the CPU",
+           {"dx = torch.zeros_like(x)": "dx = torch.zeros(x.shape, dtype=x.dtype)"}),
+    Mutant("ex4_grad_norm_by_lag", "norms collected as Python numbers into a new CPU tensor",
+           {"return grad.norm(dim=(0, 2)).flip(0)":
+            "return torch.tensor([grad[:, t].norm().item() for t in range(x.shape[1] - 1, -1, -1)], dtype=x.dtype)"}),
+    Mutant("ex5_clip_grad_norm", "the norm rebuilt with torch.tensor from a Python number (on the CPU)",
+           {"total = torch.sqrt(sum((g.detach() ** 2).sum() for g in grads))":
+            "total = torch.tensor(math.sqrt(sum(float((g.detach() ** 2).sum()) for g in grads)), dtype=grads[0].dtype)"}),
+    Mutant("ex6_lm_batch", "offsets from torch.arange without device=",
+           {"torch.arange(seq_len, device=ids.device)": "torch.arange(seq_len)"}),
 ]

@@ -136,4 +136,19 @@ MUTANTS = [
            {'if "bias_ih" in name or "bias_hh" in name:': 'if "bias_ih_l" in name or "bias_hh_l" in name:'}),
     Mutant("ex5_sequence_classifier", "the embeddings detached (the embedding table never learns)",
            {"outputs, _ = self.rnn(self.embed(ids))": "outputs, _ = self.rnn(self.embed(ids).detach())"}),
+
+    # Devices: tensors an answer creates follow its inputs' device
+    Mutant("ex1_lstm_cell", "a missing bias replaced by torch.zeros(4H) made on the CPU",
+           {"    if b_ih is not None:\n        gates = gates + b_ih\n":
+            "    if b_ih is None:\n        b_ih = torch.zeros(W_ih.shape[0], dtype=x.dtype)\n    gates = gates + b_ih\n"}),
+    Mutant("ex2_lstm", "the zero initial state made with torch.zeros on the CPU (right dtype)",
+           {"zeros = x.new_zeros(self.num_layers, B, self.hidden_size)":
+            "zeros = torch.zeros(self.num_layers, B, self.hidden_size, dtype=x.dtype)"}),
+    Mutant("ex3_gru_cell", "a missing hidden bias replaced by torch.zeros(3H) made on the CPU",
+           {"    if b_hh is not None:\n        gh = gh + b_hh\n":
+            "    if b_hh is None:\n        b_hh = torch.zeros(W_hh.shape[0], dtype=h.dtype)\n    gh = gh + b_hh\n"}),
+    Mutant("ex5_sequence_classifier", "last states copied into a torch.zeros buffer made on the CPU",
+           {"        h_last = outputs[torch.arange(ids.shape[0], device=ids.device), last]   # (B, H)\n":
+            "        h_last = torch.zeros(ids.shape[0], outputs.shape[2], dtype=outputs.dtype)\n"
+            "        for b in range(ids.shape[0]):\n            h_last[b] = outputs[b, last[b]]\n"}),
 ]
