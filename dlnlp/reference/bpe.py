@@ -35,7 +35,7 @@ from pathlib import Path
 import regex
 
 __all__ = ["GPT2_PATTERN", "BPETokenizer", "pre_split", "pair_counts", "merge_pair", "split_special",
-           "train_merges", "train_bpe", "encode_chunk", "bytes_to_unicode"]
+           "train_merges", "train_bpe", "encode_chunk", "build_vocab", "decode_with", "bytes_to_unicode"]
 
 # GPT-2's pre-tokenization pattern: English contractions; letters with an optional leading space;
 # digits with an optional leading space; other symbols with an optional leading space; runs of
@@ -147,6 +147,22 @@ def encode_chunk(data: bytes, ranks: dict[tuple[int, int], int]) -> list[int]:
     return ids
 
 
+def build_vocab(merges, special_tokens=()) -> dict[int, bytes]:
+    """id -> bytes: the 256 bytes, then each merge's two parts concatenated, then the special tokens'
+    UTF-8 text."""
+    vocab = {i: bytes([i]) for i in range(256)}
+    for k, (a, b) in enumerate(merges):
+        vocab[256 + k] = vocab[a] + vocab[b]
+    for j, s in enumerate(special_tokens):
+        vocab[256 + len(merges) + j] = s.encode("utf-8")
+    return vocab
+
+
+def decode_with(vocab: dict[int, bytes], ids) -> str:
+    """All the tokens' bytes concatenated, then decoded as UTF-8 with invalid sequences as U+FFFD."""
+    return b"".join(vocab[int(i)] for i in ids).decode("utf-8", errors="replace")
+
+
 @dataclass
 class BPETokenizer:
     """A trained byte-level BPE tokenizer: ``merges`` in the order learned, ``special_tokens`` in id
@@ -163,12 +179,7 @@ class BPETokenizer:
         self.merges = [tuple(p) for p in self.merges]
         self.special_tokens = tuple(self.special_tokens)
         self._ranks = {p: k for k, p in enumerate(self.merges)}
-        vocab = {i: bytes([i]) for i in range(256)}
-        for k, (a, b) in enumerate(self.merges):
-            vocab[256 + k] = vocab[a] + vocab[b]
-        for j, s in enumerate(self.special_tokens):
-            vocab[256 + len(self.merges) + j] = s.encode("utf-8")
-        self._vocab = vocab
+        self._vocab = build_vocab(self.merges, self.special_tokens)
         self._cache = {}
 
     @property
@@ -209,7 +220,7 @@ class BPETokenizer:
 
     def decode(self, ids) -> str:
         """The text of ``ids``: all their bytes concatenated, then decoded with ``errors="replace"``."""
-        return b"".join(self._vocab[int(i)] for i in ids).decode("utf-8", errors="replace")
+        return decode_with(self._vocab, ids)
 
     def token_bytes(self, ids) -> list[bytes]:
         return [self._vocab[int(i)] for i in ids]
