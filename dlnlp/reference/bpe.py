@@ -35,7 +35,7 @@ from pathlib import Path
 import regex
 
 __all__ = ["GPT2_PATTERN", "BPETokenizer", "pre_split", "pair_counts", "merge_pair", "split_special",
-           "train_merges", "train_bpe", "encode_chunk", "build_vocab", "decode_with", "bytes_to_unicode"]
+           "train_merges", "train_bpe", "encode_chunk", "build_vocab", "decode_with", "bpe_encode", "bpe_decode", "bytes_to_unicode"]
 
 # GPT-2's pre-tokenization pattern: English contractions; letters with an optional leading space;
 # digits with an optional leading space; other symbols with an optional leading space; runs of
@@ -246,6 +246,16 @@ def train_bpe(text: str, vocab_size: int, special_tokens=(), pattern: str = GPT2
     if num_merges < 0:
         raise ValueError(f"vocab_size {vocab_size} < 256 bytes + {len(special_tokens)} special tokens")
     return BPETokenizer(train_merges(text, num_merges, special_tokens, pattern), special_tokens, pattern)
+
+
+def bpe_encode(text: str, merges, special_tokens=()) -> list[int]:
+    """The ids of ``text`` under ``merges`` and ``special_tokens`` (every special token in the text whole)."""
+    return BPETokenizer(list(merges), tuple(special_tokens)).encode(text)
+
+
+def bpe_decode(ids, merges, special_tokens=()) -> str:
+    """The text of ``ids`` under ``merges`` and ``special_tokens``."""
+    return decode_with(build_vocab(merges, special_tokens), ids)
 
 
 def bytes_to_unicode() -> dict[int, str]:
