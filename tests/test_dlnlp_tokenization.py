@@ -85,6 +85,8 @@ def test_round_trip_any_unicode_and_the_decode_contract():
         assert tok.decode(ids) == s
     with pytest.raises(UnicodeEncodeError):
         tok.encode("\ud800")
+    assert bpe.bpe_encode(KOREAN, tok.merges) == tok.encode(KOREAN)
+    assert bpe.bpe_decode(tok.encode(KOREAN), tok.merges) == KOREAN
     assert tok.decode([0xFF]) == "\ufffd"
     han = list("한".encode("utf-8"))            # three bytes; the first two alone are an invalid sequence
     assert tok.decode(han[:2]) == "\ufffd"
