@@ -117,6 +117,15 @@ COURSE_ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
         "ex5_label_smoothing": _q("transformer", "label_smoothed_cross_entropy"),
         "ex6_noam": _q("transformer", "noam_lr", "warmup_scheduler"),
     },
+    "09_tokenization": {
+        "ex1_pairs": _q("bpe", "pair_counts", "merge_pair"),
+        "ex2_pre_split": _q("bpe", "pre_split"),
+        "ex3_train": _q("bpe", "train_merges", "train_bpe"),
+        "ex4_encode": _q("bpe", "bpe_encode", "encode_chunk", "BPETokenizer"),
+        "ex5_decode": _q("bpe", "bpe_decode", "build_vocab", "decode_with"),
+        "ex6_basic": _q("wordpiece", "basic_tokenize", "strip_accents_of"),
+        "ex7_wordpiece": _q("wordpiece", "wordpiece", "WordPiece"),
+    },
     "10_bert": {
         "ex1_make_pair": _q("bert", "make_pair"),
         "ex2_embeddings": _q("bert", "BertEmbeddings"),
