@@ -6,6 +6,7 @@ import os
 import sys
 
 COMMANDS = {
+    "start": ("autograder.workspace", "copy the notebooks into work/ (never over your own) and open JupyterLab"),
     "release": ("autograder.release", "regenerate notebooks/ from solutions/"),
     "execute": ("autograder.execute", "run a solution notebook and store its outputs"),
     "mutants": ("autograder.mutants_cli", "check that every exercise's tests catch its mutants"),
