@@ -45,10 +45,16 @@ def _course_root(start: Path) -> Path | None:
     return None
 
 
-def selfgrade(path: str | os.PathLike | None = None, *args: str) -> int:
+def selfgrade(path: str | os.PathLike | None = None, *args: str) -> None:
     """Grade ``path`` (default: this notebook, as last saved) with the hidden tests of ``solutions/``.
     Extra ``args`` go to ``python -m autograder selfgrade`` (e.g. ``"--cell-timeout", "120"``).
-    Returns its exit status (0: graded)."""
+    Everything it has to say is printed; it returns nothing, so a notebook cell that ends with the
+    call shows no ``Out`` value (the command's exit status is ``python -m autograder selfgrade``'s)."""
+    _run(path, *args)
+
+
+def _run(path: str | os.PathLike | None, *args: str) -> int:
+    """:func:`selfgrade`, returning the command's exit status (2: no notebook or no course here)."""
     nb = Path(path).resolve() if path is not None else current_notebook()
     if nb is None:
         print("selfgrade: cannot tell which notebook this is; call selfgrade('path/to/notebook.ipynb')")

@@ -118,8 +118,20 @@ def test_the_notebook_call_finds_its_notebook(course, tmp_path, monkeypatch, cap
     code = call(None, "--notebooks", str(course / "notebooks"), "--solutions", str(course / "solutions"),
                 "--cell-timeout", "20")
     out = capsys.readouterr().out
-    assert code == 0, out
+    assert code is None, "the call returns nothing: a notebook would show it as Out"
     assert "score: 100/100" in out
+
+
+def test_the_notebook_call_shows_no_out_value(tmp_path):
+    """A cell ending with ``selfgrade()`` prints the report and leaves no ``Out[n]: 0`` behind."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        result = shell.run_cell(f"from dlnlp import selfgrade\nselfgrade({str(tmp_path / 'none.ipynb')!r})")
+    finally:
+        InteractiveShell.clear_instance()
+    assert result.success and result.result is None, result.result
 
 
 def test_the_untouched_real_notebook(tmp_path):
