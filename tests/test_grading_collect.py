@@ -389,3 +389,37 @@ def test_the_course_notebooks_are_far_within_the_parsing_limits():
         assert (opened, depth) == count(json.loads(raw)), p
         assert depth <= MAX_DEPTH // 4 and opened <= MAX_CONTAINERS // 100, (p, opened, depth)
         assert refusal(raw) is None
+
+
+CANVAS_ROSTER = ("Student,ID,SIS User ID,SIS Login ID,Section,01_backprop (501),fx_ops (502)\n"
+                 "    Points Possible,,,,,100,100\n"
+                 '"Liddell, Alice",101,S-0001,alice,Section A,,\n'
+                 '"Student, Test",999,,,,,\n'
+                 '"Nobody, Ann",108,,,Section B,,\n')
+
+
+def test_the_roster_names_every_row_it_skips(course, tmp_path):
+    from autograder.grading.roster import import_roster, read_canvas_roster
+
+    cfg, root, _ = course
+    path = tmp_path / "students.csv"
+    path.write_text(CANVAS_ROSTER)
+    lines = []
+    result = import_roster(cfg, path, log=lines.append)
+    assert result["students"] == ["alice"]
+    text = "\n".join(lines)
+    assert "'Student, Test' is Canvas's test student" in text, text
+    assert "'Nobody, Ann' has no student id" in text, text
+    assert "Points Possible" not in text
+    # what canvas.csv gives back and the gradebook has no field for
+    kept = read_canvas_roster(cfg)
+    assert kept["students"]["alice"] == {"sis_user_id": "S-0001", "section": "Section A"}
+    assert kept["assignments"] == {"01_backprop": "01_backprop (501)", "fx_ops": "fx_ops (502)"}
+
+
+def test_the_readmes_roster_name_is_ignored_by_git():
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    for name in ("students.csv", "roster.csv"):
+        assert subprocess.run(["git", "check-ignore", "-q", name], cwd=repo).returncode == 0, name

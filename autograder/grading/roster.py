@@ -7,18 +7,30 @@ email, lms_user_id``, as ``nbgrader db student import`` reads them) or those of 
 export (``Student`` as ``Last, First``, ``ID`` = the Canvas user id, ``SIS Login ID`` = the student
 id); the header decides. With a Canvas user id on the roster, ``collect`` files each Canvas submission
 under the roster's id, whatever name Canvas gave the file.
+
+Rows that are not students are skipped, and each is named: Canvas's ``Points Possible`` row, its test
+student (``Student, Test``, the account *Student View* uses) and rows without a student id. From a
+Canvas export, what ``canvas.csv`` must give back and the gradebook has no field for is kept beside the
+gradebook (``.nbgrader/canvas_roster.json``): each student's ``SIS User ID`` and ``Section``, and each
+assignment's column header (``01_backprop (501)``: Canvas fills an existing column only under its
+header with the assignment id).
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import re
 import sys
 from pathlib import Path
 
 from .collect import safe_id
 from .gradebook import course_dir, load_config
 
-__all__ = ["read_roster", "import_roster", "main"]
+__all__ = ["read_roster", "canvas_columns", "read_canvas_roster", "import_roster", "main"]
+
+CANVAS_ROSTER = "canvas_roster.json"     # in the gradebook's folder .nbgrader/
+_CANVAS_FIXED = {"student", "id", "sis user id", "sis login id", "section", "integration id", "root account"}
 
 _ALIASES = {
     "id": ("id", "student_id", "student id", "username", "sis login id", "login", "login id"),
@@ -29,7 +41,9 @@ _ALIASES = {
 }
 
 
-def read_roster(path: Path) -> list[dict]:
+def read_roster(path: Path, skipped: list[str] | None = None) -> list[dict]:
+    """The students of the roster ``path``; each row that is not a student is described in ``skipped``."""
+    skipped = skipped if skipped is not None else []
     with Path(path).open(newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     if not rows:
@@ -47,10 +61,17 @@ def read_roster(path: Path) -> list[dict]:
     if "id" not in cols:
         raise SystemExit(f"{path}: no student id column (id, student_id, username or SIS Login ID)")
     out = []
-    for row in rows:
+    for n, row in enumerate(rows, start=2):
         sid = (row.get(cols["id"]) or "").strip()
-        if not sid or sid.lower() == "points possible" or (canvas and (row.get(header["student"]) or "").strip()
-                                                            .lower().startswith("points possible")):
+        shown = (row.get(header["student"]) or "").strip() if canvas else sid
+        if sid.lower() == "points possible" or shown.lower().startswith("points possible"):
+            continue          # Canvas's row of each assignment's points, not a person
+        if canvas and shown.lower().replace(" ", "") in ("student,test", "teststudent"):
+            skipped.append(f"line {n}: {shown!r} is Canvas's test student (Student View), not a member of the class")
+            continue
+        if not sid:
+            skipped.append(f"line {n}: {shown or 'a row'!r} has no student id"
+                           + (" (SIS Login ID)" if canvas else ""))
             continue
         rec = {k: (row.get(c) or "").strip() or None for k, c in cols.items() if k != "id"}
         if canvas and not (rec.get("first_name") or rec.get("last_name")):
@@ -60,11 +81,53 @@ def read_roster(path: Path) -> list[dict]:
     return out
 
 
+def canvas_columns(path: Path) -> dict:
+    """From a Canvas gradebook export: ``{"students": {id: {"sis_user_id", "section"}}, "assignments":
+    {name: header}}``, where ``name`` is the header without Canvas's `` (assignment id)``. Empty when the
+    file is not a Canvas export."""
+    with Path(path).open(newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    header = {(k or "").strip().lower(): k for k in (rows[0] if rows else {})}
+    if not ("sis login id" in header and "student" in header):
+        return {}
+    students = {}
+    for row in rows:
+        sid = (row.get(header["sis login id"]) or "").strip()
+        if sid:
+            students[safe_id(sid)] = {"sis_user_id": (row.get(header.get("sis user id", "")) or "").strip(),
+                                      "section": (row.get(header.get("section", "")) or "").strip()}
+    assignments = {}
+    for low, original in header.items():
+        if low in _CANVAS_FIXED or "(" not in original:
+            continue
+        m = re.match(r"^(.*\S)\s*\((\d+)\)$", original.strip())
+        if m:
+            assignments[m.group(1)] = original.strip()
+    return {"students": students, "assignments": assignments}
+
+
+def read_canvas_roster(cfg) -> dict:
+    """What :func:`import_roster` kept of a Canvas export (empty without one)."""
+    cd = course_dir(cfg)
+    try:
+        return json.loads((Path(cd.root) / ".nbgrader" / CANVAS_ROSTER).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def import_roster(cfg, path: Path, log=print) -> dict:
     from nbgrader.api import Gradebook
 
     cd = course_dir(cfg)
-    students = read_roster(path)
+    skipped: list[str] = []
+    students = read_roster(path, skipped)
+    for line in skipped:
+        log(f"roster: skipped {line}")
+    canvas = canvas_columns(path)
+    if canvas:
+        folder = Path(cd.root) / ".nbgrader"
+        folder.mkdir(exist_ok=True)
+        (folder / CANVAS_ROSTER).write_text(json.dumps(canvas, indent=1, sort_keys=True) + "\n")
     with Gradebook(cd.db_url, cd.course_id) as gb:
         before = {s.id for s in gb.students}
         for s in students:
@@ -73,7 +136,7 @@ def import_roster(cfg, path: Path, log=print) -> dict:
         extra = sorted(before - listed)
     log(f"roster: {len(students)} student(s) in the gradebook ({len(listed - before)} new)"
         + (f"; in the gradebook but not on this roster: {', '.join(extra)}" if extra else ""))
-    return {"students": sorted(listed), "not_on_roster": extra}
+    return {"students": sorted(listed), "not_on_roster": extra, "skipped": skipped}
 
 
 def main(argv: list[str] | None = None) -> int:
