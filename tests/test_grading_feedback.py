@@ -239,3 +239,62 @@ def test_feedback_after_real_grading(name, tmp_path):
                 assert result["score"] == 0 and "Hidden tests passed." not in page
     finally:
         shutdown_workers_cache()
+
+
+@pytest.mark.xdist_group("grading")
+def test_formgraders_generate_feedback_writes_the_courses_page(tmp_path):
+    """Stock ``nbgrader generate_feedback`` (formgrader's button), with the course's configuration, writes
+    the course's page: no hidden test, no MathJax, and none of the grader's records in feedback/."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from adversarial.support import ASSIGNMENT, make_course
+    from autograder.course import ROOT
+    from autograder.grading.engine import grade_submission, shutdown_workers_cache
+    from autograder.grading.gradebook import assignment_spec, record_result, write_outputs
+    from autograder.grading.sandbox import Limits
+
+    root = tmp_path / "course"
+    cfg = make_course(root)
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"load_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        f"c.CourseDirectory.db_url = {'sqlite:///' + str(root / '.nbgrader' / 'gradebook.db')!r}\n"
+        f"c.Exchange.root = {str(root / '.nbgrader' / 'exchange')!r}\n")
+    folder = root / "submitted" / "alice" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    shutil.copy(root / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", folder / f"{NOTEBOOK}.ipynb")
+    (folder / "collect.json").write_text("{}")
+    try:
+        result = grade_submission(assignment_spec(cfg, ASSIGNMENT), "alice", folder,
+                                  Limits(cell_timeout=30, notebook_timeout=120, threads=1))
+    finally:
+        shutdown_workers_cache()
+    record_result(cfg, result)
+    write_outputs(cfg, result)
+    graded = root / "autograded" / "alice" / ASSIGNMENT
+    assert "BEGIN HIDDEN TESTS" in (graded / f"{NOTEBOOK}.ipynb").read_text()      # the grader's own copy
+    env = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_DB_URL", "JUPYTER_CONFIG_PATH")}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "generate_feedback", ASSIGNMENT, "--force"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = root / "feedback" / "alice" / ASSIGNMENT
+    page = (out / f"{NOTEBOOK}.html").read_text()
+    spec = assignment_spec(cfg, ASSIGNMENT).notebooks[0]
+    secret = hidden_lines(spec, released_lines(spec, root / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
+    assert "BEGIN HIDDEN TESTS" not in page
+    _assert_clean_page(page, secret)
+    assert "0 / 100" in page
+    assert sorted(p.name for p in out.iterdir()) == [f"{NOTEBOOK}.html"], sorted(p.name for p in out.iterdir())
+
+
+def test_formgraders_math_needs_no_cdn():
+    """Formgrader's nbconvert view gets the math of Markdown cells as MathML (drawn with no MathJax)."""
+    from autograder.formgrader import to_mathml
+
+    text = to_mathml("Scale by $\\sqrt{d_k}$, not `$x$`:\n\n$$\\mathrm{softmax}(x)_i = e^{x_i}$$\nprice $5 and $6")
+    assert text.count("<math") == 2 and "`$x$`" in text and "$5 and $6" in text

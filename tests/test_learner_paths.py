@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -113,3 +114,24 @@ def test_the_student_view_drops_widget_state_and_outputs():
     out, _ = StudentView().preprocess(nb, {})
     assert "widgets" not in out.metadata and "execution" not in out.cells[0].metadata
     assert out.cells[0].outputs == [] and out.cells[0].execution_count is None
+
+
+def test_a_fresh_clone_has_an_exchange(tmp_path):
+    """nbgrader's commands (and JupyterLab's Assignments tab) in a fresh clone find the course's exchange
+    folder instead of complaining that it does not exist."""
+    import os
+    import sys
+
+    clone = tmp_path / "clone"
+    shutil.copytree(ROOT / "autograder", clone / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "nbgrader_config.py", clone / "nbgrader_config.py")
+    (clone / "solutions").mkdir()
+    (clone / "notebooks").mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_DB_URL", "JUPYTER_CONFIG_PATH")}
+    env.update(PYTHONPATH=str(clone), JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter"),
+               PATH=str(ROOT / ".venv" / "bin") + os.pathsep + env.get("PATH", ""))
+    done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "list"],
+                          cwd=clone, env=env, capture_output=True, text=True, timeout=120)
+    text = done.stdout + done.stderr
+    assert done.returncode == 0 and "exchange" not in text.lower(), text
+    assert (clone / ".nbgrader" / "exchange").is_dir()
