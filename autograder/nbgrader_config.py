@@ -71,13 +71,9 @@ if not _exchange_set_elsewhere():
     c.Exchange.root = str(ROOT / ".nbgrader" / "exchange")
     # made here, as nbgrader makes it (every user may write, sticky), so that a fresh clone's
     # JupyterLab and nbgrader commands do not warn that it does not exist
-    _exchange = Path(c.Exchange.root)
-    if not _exchange.is_dir():
-        try:
-            _exchange.mkdir(parents=True, exist_ok=True)
-            _exchange.chmod(0o1777)
-        except OSError:
-            pass
+    from autograder.course import ensure_exchange
+
+    ensure_exchange(c.Exchange.root)
 
 # The student version drops the test suite's nbval markers and names the kernel as JupyterLab does.
 from autograder.release_filters import StudentView  # noqa: E402

@@ -418,3 +418,59 @@ def test_feedback_pages_are_inert_and_render_math_offline(browser, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "feedback-offline.png"))
     assert requests == [], f"the page asked the network for {requests[:5]}"
     context.close()
+
+
+def test_formgraders_generate_feedback_and_math_are_safe_offline(browser, tmp_path):
+    """Formgrader, logged in, with every request beyond the server refused: a submission's math is drawn
+    (MathML, no MathJax from a CDN), and its *Generate Feedback* button writes the course's page, with no
+    hidden test, and copies none of the grader's records into feedback/."""
+    from autograder.grading.gradebook import write_outputs
+
+    cfg, root, result = _graded_hostile_course(tmp_path)
+    write_outputs(cfg, result)
+    target = root / "autograded" / "mallory" / "fx_ops" / "fx_ops.ipynb"
+    nb = nbformat.read(str(target), as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("Scaled by $\\sqrt{d_k}$:\n\n$$\\mathrm{softmax}(x)_i = "
+                                                     "\\frac{e^{x_i}}{\\sum_j e^{x_j}}$$"))
+    nbformat.write(nb, str(target))
+    from nbgrader.api import Gradebook
+
+    from autograder.grading.gradebook import course_dir
+
+    cd = course_dir(cfg)
+    with Gradebook(cd.db_url, cd.course_id) as gb:
+        sub_id = gb.find_submission_notebook("fx_ops", "fx_ops", "mallory").id
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _jupyterlab(root, tmp_path) as (base, token):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        outside: list[str] = []
+
+        def route(r):
+            if r.request.url.startswith(base):
+                r.continue_()
+            else:
+                outside.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.goto(f"{base}/lab?token={token}", timeout=90_000)
+        page.wait_for_selector(".jp-LabShell", timeout=90_000)
+        page.goto(f"{base}/formgrader/submissions/{sub_id}/?token={token}", timeout=90_000)
+        page.wait_for_selector("text=hostile outputs displayed", timeout=60_000)
+        maths = page.locator("math")
+        assert maths.count() >= 2, f"{maths.count()} formulas drawn; raw $...$ left: {page.locator('text=$').count()}"
+        box = maths.first.bounding_box()
+        assert box and box["width"] > 3 and box["height"] > 3, box
+        page.screenshot(path=str(ARTIFACTS / "formgrader-math-offline.png"))
+        page.goto(f"{base}/formgrader/manage_assignments?token={token}", timeout=90_000)
+        page.locator(".generate-feedback a").first.click()
+        page.wait_for_selector("#success-modal, #error-modal", timeout=180_000)
+        page.screenshot(path=str(ARTIFACTS / "formgrader-generate-feedback.png"))
+        assert page.locator("#success-modal").count() == 1, page.locator("#error-modal").inner_text()[:2000]
+        context.close()
+    out = root / "feedback" / "mallory" / "fx_ops"
+    assert sorted(p.name for p in out.iterdir()) == ["fx_ops.html"], sorted(p.name for p in out.iterdir())
+    html_page = (out / "fx_ops.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in html_page and "<script" not in html_page.lower()
+    assert "100 / 100" in html_page and "Hidden tests passed." in html_page

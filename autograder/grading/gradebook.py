@@ -59,7 +59,10 @@ def load_config(root: str | Path | None = None, db: str | None = None):
         root = Path(root).resolve()
         cfg.CourseDirectory.root = str(root)
         if not exchange_set:
+            from ..course import ensure_exchange
+
             cfg.Exchange.root = str(root / ".nbgrader" / "exchange")
+            ensure_exchange(cfg.Exchange.root)
         if db is None and not os.environ.get("NBGRADER_DB_URL"):
             # the same place as the course's own configuration (autograder/nbgrader_config.py)
             (root / ".nbgrader").mkdir(parents=True, exist_ok=True)
