@@ -24,7 +24,7 @@ from pathlib import Path
 from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 
-__all__ = ["CourseFeedbackExporter", "GRADER_RECORDS", "MathToMathML", "to_mathml"]
+__all__ = ["GRADER_RECORDS", "CourseFeedbackExporter", "MathToMathML", "to_mathml"]
 
 _CODE = re.compile(r"(```[\s\S]*?```|`[^`\n]*`)")
 _MATH = re.compile(r"\$\$([\s\S]+?)\$\$|(?<![\\$])\$(?!\s)([^$\n]+?)(?<![\s\\])\$(?!\d)")

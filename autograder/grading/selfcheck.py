@@ -5,6 +5,11 @@ but with the visible tests only, and checks what would cost points for reasons o
 answers: a file that is not valid notebook JSON, a wrong file name, edited locked cells or points,
 deleted test cells, cells that raise, and cells close to the time limit. The released notebook of the
 assignment (``notebooks/<assignment>/``) is the reference; it is found from the notebook's cell ids.
+The reference is always the notebook as released, never the file being checked: when the file in
+``notebooks/`` is the one checked, or holds edits (answers, outputs, a locked cell that no longer
+matches its checksum), the committed release (``git show HEAD:...``) or, without git, a release
+regenerated from ``solutions/`` is used instead. An edited locked cell is named, with its number and
+how to restore it.
 
 Cells are numbered as JupyterLab counts them, from 1. A notebook under another file name is still
 graded (``collect`` and ``grade`` recognise it by its cells), so the name is a note, not a problem.
@@ -30,8 +35,9 @@ from .sandbox import Limits
 __all__ = ["spec_from_release", "find_release", "check", "main"]
 
 
-def spec_from_release(path: Path, assignment: str | None = None) -> AssignmentSpec:
-    """An assignment spec built from a released (student) notebook instead of the gradebook."""
+def spec_from_release(path: Path, assignment: str | None = None, folder: Path | None = None) -> AssignmentSpec:
+    """An assignment spec built from a released (student) notebook instead of the gradebook;
+    ``folder``: the released folder whose files go beside the notebook (default: the notebook's)."""
     nb = nbformat.read(str(path), as_version=4)
     cells, order = {}, []
     for cell in nb.cells:
@@ -45,8 +51,64 @@ def spec_from_release(path: Path, assignment: str | None = None) -> AssignmentSp
                       "solution": bool(meta.get("solution")), "task": bool(meta.get("task")),
                       "points": float(meta.get("points") or 0)}
     spec = NotebookSpec(path.stem, str(path), cells, order, nb.metadata.get("kernelspec"))
-    return AssignmentSpec(name=assignment or path.parent.name, notebooks=[spec], source_dir=str(path.parent),
-                          release_dir=str(path.parent), mode="check")
+    folder = Path(folder) if folder is not None else path.parent
+    return AssignmentSpec(name=assignment or path.parent.name, notebooks=[spec], source_dir=str(folder),
+                          release_dir=str(folder), mode="check")
+
+
+def _locked_cells_edited(path: Path) -> list[str]:
+    """Locked cells of the notebook at ``path`` whose source no longer matches nbgrader's checksum."""
+    from nbgrader.utils import compute_checksum
+
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:
+        return []
+    out = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader") or {}
+        if meta.get("locked") and meta.get("checksum") and compute_checksum(cell) != meta["checksum"]:
+            out.append(meta.get("grade_id") or "?")
+    return out
+
+
+def pristine_release(release: Path, checked: Path, tmp: Path, log=print) -> Path | None:
+    """The notebook as released: ``release`` itself when it is not ``checked`` and holds no edits, else
+    the committed release (git) or one regenerated from ``solutions/`` into ``tmp``; ``None`` when
+    neither can be had."""
+    import subprocess
+
+    from ..workspace import holds_learner_work
+
+    release, checked = Path(release).resolve(), Path(checked).resolve()
+    if release != checked and not holds_learner_work(release) and not _locked_cells_edited(release):
+        return release
+    tmp.mkdir(parents=True, exist_ok=True)
+    out = tmp / release.name
+    done = subprocess.run(["git", "-C", str(release.parent), "show", f"HEAD:./{release.name}"], capture_output=True)
+    if done.returncode == 0:
+        out.write_bytes(done.stdout)
+        if not holds_learner_work(out) and not _locked_cells_edited(out):
+            log(f"  ({release.name} in the release folder holds edits: checking against its committed version)")
+            return out
+    # the course folder: <course>/<release folder>/<assignment>/<notebook>
+    course, name = release.parents[2], release.parent.name
+    if (course / "solutions" / name / release.name).is_file():
+        from nbgrader.apps import NbGraderAPI
+
+        from ..course import venv_on_path
+        from .gradebook import load_config
+
+        cfg = load_config(course, f"sqlite:///{tmp / 'gradebook.db'}")
+        cfg.CourseDirectory.release_directory = str(tmp / "release")
+        with venv_on_path():
+            result = NbGraderAPI(config=cfg).generate_assignment(name, force=True, create=True)
+        out = tmp / "release" / name / release.name
+        if result.get("success") and out.is_file():
+            log(f"  ({release.name} in the release folder holds edits: checking against a release made from "
+                "solutions/)")
+            return out
+    return None
 
 
 def _hidden_cells(nbspec: NotebookSpec) -> set[str]:
@@ -91,6 +153,17 @@ def _untouched(path: Path, nbspec: NotebookSpec) -> tuple[list[str], list[str]]:
     return same, answers
 
 
+def _positions(path: Path) -> dict[str, int]:
+    """grade_id -> the cell's number in the notebook at ``path``, from 1 as JupyterLab counts."""
+    nb, _ = read_submission(path)
+    out: dict[str, int] = {}
+    for i, cell in enumerate(nb.cells if nb is not None else []):
+        gid = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+        if gid:
+            out.setdefault(gid, i + 1)
+    return out
+
+
 def find_release(path: Path, release_root: Path) -> Path | None:
     """The released notebook whose cell ids match ``path`` best."""
     nb, _ = read_submission(path)
@@ -117,6 +190,9 @@ def find_release(path: Path, release_root: Path) -> Path | None:
 
 def check(path: Path, release: Path | None = None, limits: Limits | None = None, isolation: str = "auto",
           log=print) -> int:
+    import shutil
+    import tempfile
+
     from ..course import NOTEBOOKS
 
     path = Path(path).resolve()
@@ -124,14 +200,28 @@ def check(path: Path, release: Path | None = None, limits: Limits | None = None,
     if release is None:
         log(f"{path.name}: no released notebook of this course matches it (is it a course notebook?)")
         return 1
-    spec = spec_from_release(release)
-    nbspec = spec.notebooks[0]
-    limits = limits or Limits()
     log(f"checking {path.name} against the released {release.parent.name}/{release.name}")
+    scratch = Path(tempfile.mkdtemp(prefix="ag-check-release-"))
+    try:
+        return _check(path, release, scratch, limits, isolation, log)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _check(path: Path, release: Path, scratch: Path, limits: Limits | None, isolation: str, log) -> int:
     import shutil
     import tempfile
 
     from . import sandbox
+
+    reference = pristine_release(release, path, scratch, log)
+    if reference is None:
+        log(f"  PROBLEM: the released {release.parent.name}/{release.name} holds edits and no pristine copy "
+            "was found (no git history, no solutions/): fetch the course's notebook again to compare with")
+        return 1
+    spec = spec_from_release(reference, release.parent.name, release.parent)
+    nbspec = spec.notebooks[0]
+    limits = limits or Limits()
 
     try:
         sandbox.detect(isolation)
@@ -151,9 +241,18 @@ def check(path: Path, release: Path | None = None, limits: Limits | None = None,
     if path.name != f"{nbspec.name}.ipynb":
         notes.append(f"the file is named {path.name!r}: it is still graded (the grader recognises it by its "
                      f"cells), but {nbspec.name}.ipynb is the name it looks for first")
+    positions = _positions(path)
     for f in entry["flags"]:
         code = f["code"]
         if code in ("renamed_notebook",):
+            continue
+        if code == "edited_locked_cell" and f.get("cell"):
+            gid = f["cell"]
+            where = f" (cell {positions[gid]})" if gid in positions else ""
+            problems.append(f"you edited the locked cell {gid}{where}: the grader ignores the edit and runs the "
+                            f"original. Restore it: undo the edit (Edit > Undo, or File > Revert Notebook to "
+                            f"Checkpoint), or copy the cell {gid} back from {release.parent.name}/{release.name} "
+                            f"in notebooks/")
             continue
         if code in ("invalid_json", "empty_file", "not_a_notebook", "invalid_notebook", "unreadable_file",
                     "missing_notebook", "edited_locked_cell", "edited_points", "edited_cell_type",
