@@ -44,8 +44,8 @@ def _measure():
     return rows
 
 
-def _flagged(scores):
-    return sum(1 for s, t in scores if s >= S.THRESHOLD and t >= S.MIN_TOKENS)
+def _flagged(scores, min_tokens=S.REFERENCE_MIN_TOKENS):
+    return sum(1 for s, t in scores if s >= S.THRESHOLD and t >= min_tokens)
 
 
 def test_threshold_separates_the_reference_from_the_course_answers():
@@ -175,3 +175,67 @@ def test_grade_prints_and_keeps_the_pairs(tmp_path):
     quarantined = [r for r in rows if r["reason"] == "quarantined"]
     assert [(r["student"], r["message"]) for r in quarantined] == [("dave", "'=HYPERLINK(\"http://x\"): the notebook is 30 MiB")]
     assert f"{len(report['pairs'])} pair(s) of similar answers, 1 file(s) refused by collect" in "\n".join(export_log)
+
+
+_STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
+
+
+def _fill(released_cell: str, answer: str) -> str:
+    """The released cell with each function's stub replaced by the body of that function in ``answer``."""
+    bodies, current = [], None
+    for line in answer.splitlines():
+        if line.startswith("def "):
+            current = []
+            bodies.append(current)
+        elif current is not None and (line.startswith("    ") or not line.strip()):
+            current.append(line)
+    for body in bodies:
+        released_cell = released_cell.replace(_STUB, "\n".join(body).rstrip(), 1)
+    assert _STUB not in released_cell
+    return released_cell
+
+
+def test_honest_short_answers_are_not_reported_as_the_reference():
+    """Short answers written independently of the reference (``tests/fixtures/honest_answers.py``) stay
+    below the reference check, however close they come; the note, where there is one, accuses nobody."""
+    from fixtures.honest_answers import HONEST
+
+    seen = []
+    for (name, gid), variants in HONEST.items():
+        stubs = S.solution_cells(nbformat.read(str(release_path(name)), as_version=4))
+        nb = nbformat.read(str(release_path(name)), as_version=4)
+        for answer in variants:
+            for cell in nb.cells:
+                if (cell.metadata.get("nbgrader") or {}).get("grade_id") == gid:
+                    cell.source = _fill(stubs[gid], answer)
+            seen.append(S.score(S.fingerprint(_fill(stubs[gid], answer), S.handed_out(stubs[gid])),
+                                S.fingerprint(S.reference_source(COURSE_ANSWERS[name][gid]))))
+            assert S.reference_matches(nb, {gid: list(COURSE_ANSWERS[name][gid])}) == [], (gid, answer)
+    assert max(s for s, _ in seen) >= S.THRESHOLD       # as close as a paste: only the length tells them apart
+    assert _flagged(seen, S.MIN_TOKENS) >= 1 and _flagged(seen) == 0
+    nb = nbformat.read(str(source_path("08_transformer")), as_version=4)
+    answers = {k: list(v) for k, v in COURSE_ANSWERS["08_transformer"].items() if v}
+    for cell in nb.cells:
+        if (cell.metadata.get("nbgrader") or {}).get("grade_id") == "ex2_encoder_layer":
+            cell.source = S.reference_source(answers["ex2_encoder_layer"])
+    (_, _, message), = S.reference_matches(nb, answers)
+    assert "costs no points" in message and "copied" not in message and "matches the source" not in message
+
+
+def test_the_same_code_gives_the_same_result_in_every_process():
+    """copydetect under Python's salted ``hash`` gave other fingerprints in each process; the similarity
+    of the same two answers must not depend on ``PYTHONHASHSEED``."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("from autograder.grading import similarity as S\n"
+             "a = S.fingerprint(S.reference_source(['dlnlp.reference.transformer.MultiHeadAttention']))\n"
+             "b = S.fingerprint(S.reference_source(['dlnlp.reference.transformer.MultiHeadAttention']).replace('q', 'query'))\n"
+             "print(S.score(b, a), len(a.hashes))\n")
+    outs = set()
+    for seed in ("1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        outs.add(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                                check=True).stdout)
+    assert len(outs) == 1, outs

@@ -10,18 +10,24 @@ comments). Two answers are compared by the share of one answer's fingerprints fo
   after a batch.
 
 A pair is reported for review when its score reaches :data:`THRESHOLD` and the shared code is at least
-:data:`MIN_TOKENS` tokens long. Both were measured on the course's own notebooks
-(``tests/test_grading_similarity.py``): see :data:`THRESHOLD`.
+:data:`MIN_TOKENS` tokens long (:data:`REFERENCE_MIN_TOKENS` against the reference). Both were measured
+on the course's own notebooks and on short answers written independently of the reference
+(``tests/test_grading_similarity.py``, ``tests/fixtures/honest_answers.py``): see :data:`THRESHOLD`.
+
+The result depends only on the code compared: copydetect hashes k-grams with Python's ``hash``, which
+is salted per process (``PYTHONHASHSEED``), so winnowing kept different fingerprints from run to run;
+here the k-grams are hashed with BLAKE2b instead, in every process that runs the comparison.
 """
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
 import io
 import re
 from pathlib import Path
 
-__all__ = ["THRESHOLD", "MIN_TOKENS", "NOISE", "WINDOW", "fingerprint", "score", "reference_source",
+__all__ = ["THRESHOLD", "MIN_TOKENS", "REFERENCE_MIN_TOKENS", "NOISE", "WINDOW", "fingerprint", "score", "reference_source",
            "reference_matches", "batch_matches", "solution_cells", "handed_out"]
 
 NOISE = 10          # k: the length of a fingerprinted run (shorter matches are noise)
@@ -36,6 +42,12 @@ WINDOW = 4          # winnowing window: a run of NOISE + WINDOW - 1 is always de
 # can only be written a few ways, from being flagged at all.
 THRESHOLD = 0.95
 MIN_TOKENS = 40
+# Against the reference, short answers can be written only a few ways, and the notebooks' prose and
+# docstrings lead to them: 16 answers to four short exercises (noam_lr, the masks, split/merge heads,
+# attention) written independently of the reference (tests/fixtures/honest_answers.py) share up to
+# 0.99 of their code with it, over at most 253 tokens; the reference pasted into the cell reaches the
+# threshold in 44 of 45 exercises, over at least 416 tokens. A match with the reference needs 320 tokens.
+REFERENCE_MIN_TOKENS = 320
 
 _SOLUTION = re.compile(r"^[ \t]*#+[ \t]*BEGIN SOLUTION.*?^[ \t]*#+[ \t]*END SOLUTION[^\n]*\n?", re.M | re.S)
 _STUB = re.compile(r"^[ \t]*(# YOUR CODE HERE|raise NotImplementedError\(\))[^\n]*\n?", re.M)
@@ -54,11 +66,29 @@ def _clean(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in str(source).splitlines())
 
 
+def _stable_kgrams(string, k):
+    """copydetect's ``hashed_kgrams`` with a hash that is the same in every process (BLAKE2b, 64 bits)."""
+    import numpy as np
+
+    return np.array([int.from_bytes(hashlib.blake2b(string[i:i + k].encode("utf-8", "surrogatepass"),
+                                                    digest_size=8).digest(), "little", signed=True)
+                     for i in range(len(string) - k + 1)], dtype=np.int64)
+
+
+def _deterministic() -> None:
+    import copydetect.utils
+
+    if copydetect.utils.hashed_kgrams is not _stable_kgrams:
+        copydetect.utils.hashed_kgrams = _stable_kgrams
+
+
 def fingerprint(source: str, boilerplate: str | None = None, normalise: bool = False):
     """copydetect's fingerprint of a Python snippet (``boilerplate`` removed). ``normalise``: names,
     literals and comments replaced by placeholders (structure only); else the code as written."""
     import copydetect
     import numpy as np
+
+    _deterministic()
 
     bp = None
     if boilerplate and boilerplate.strip():
@@ -124,7 +154,7 @@ def solution_cells(nb) -> dict[str, str]:
 
 def reference_matches(nb, answers: dict[str, list[str]], handed: dict[str, str] | None = None,
                       search: list[Path] | None = None, threshold: float = THRESHOLD,
-                      min_tokens: int = MIN_TOKENS) -> list[tuple[str, float, str]]:
+                      min_tokens: int = REFERENCE_MIN_TOKENS) -> list[tuple[str, float, str]]:
     """(exercise, score, message) for each answer that reproduces its exercise's reference source.
     ``handed``: the cell as released per exercise (default: the submitted cell's own frame)."""
     out = []
@@ -138,8 +168,9 @@ def reference_matches(nb, answers: dict[str, list[str]], handed: dict[str, str] 
         bp = (handed or {}).get(gid, handed_out(src))
         s, tokens = score(fingerprint(src, bp), fingerprint(ref))
         if s >= threshold and tokens >= min_tokens:
-            out.append((gid, round(s, 3), f"the answer to {gid} matches the source of {', '.join(quals)} "
-                                          f"(similarity {s:.2f}, {tokens} tokens in common)"))
+            out.append((gid, round(s, 3), f"the answer to {gid} is close to the course's reference code "
+                                          f"({', '.join(quals)}: similarity {s:.2f} over {tokens} tokens); a "
+                                          f"person will look at it, and it costs no points by itself"))
     return out
 
 
