@@ -146,7 +146,10 @@ def test_grade_prints_and_keeps_the_pairs(tmp_path):
     summary = grade_all(cfg, workers=1, limits=Limits(cell_timeout=30, notebook_timeout=150, threads=1), log=log.append)
     assert summary["graded"] == 3
     text = "\n".join(log)
-    assert "REVIEW: similar answers to fx_ops ex4_count_words: alice and bob (similarity 1.00" in text, text
+    assert "REVIEW: similar answers to fx_ops ex4_count_words: alice and bob (2 students, 1 pair(s), " \
+        "similarity up to 1.00)" in text, text
+    assert sum("REVIEW: similar answers" in line for line in log) == len(summary["similar_clusters"])
+    assert f"{len(summary['similar_clusters'])} group(s) of similar answers to review" in text, text
     assert "carol" not in "\n".join(line for line in log if "ex4_count_words" in line), text
     report = json.loads(similarity_path(cfg, ASSIGNMENT).read_text())
     ex4 = [p["students"] for p in report["pairs"] if p["exercise"] == "ex4_count_words"]
@@ -168,13 +171,14 @@ def test_grade_prints_and_keeps_the_pairs(tmp_path):
     paths = export_all(cfg, log=export_log.append)
     rows = list(csv.DictReader(paths["review"].open()))
     similar = [r for r in rows if r["reason"] == "similar_answers" and r["cell"] == "ex4_count_words"]
-    assert {(r["student"], r["other_student"]) for r in similar} == {("alice", "bob"), ("bob", "alice")}, rows
+    assert [(r["student"], r["other_student"], r["group"]) for r in similar] == [("alice", "bob", "alice, bob")], rows
     assert all(r["similarity"] == "1.000" and r["assignment"] == ASSIGNMENT and r["notebook"] == NOTEBOOK
                and "similarity 1.00" in r["message"] for r in similar), similar
     assert not any("carol" in (r["student"], r["other_student"]) for r in similar)
     quarantined = [r for r in rows if r["reason"] == "quarantined"]
     assert [(r["student"], r["message"]) for r in quarantined] == [("dave", "'=HYPERLINK(\"http://x\"): the notebook is 30 MiB")]
-    assert f"{len(report['pairs'])} pair(s) of similar answers, 1 file(s) refused by collect" in "\n".join(export_log)
+    assert (f"{len(report['clusters'])} group(s) of similar answers ({len(report['pairs'])} pair(s)), "
+            "1 file(s) refused by collect") in "\n".join(export_log), export_log
 
 
 _STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
@@ -239,3 +243,14 @@ def test_the_same_code_gives_the_same_result_in_every_process():
         outs.add(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                                 check=True).stdout)
     assert len(outs) == 1, outs
+
+
+def test_similar_answers_are_grouped():
+    """Five students with one answer and two with another: two groups, one line each, every pair kept."""
+    other = ANSWER.replace("tally", "counts").replace("token", "word")
+    answers = {f"s{i}": {"ex4": ANSWER} for i in range(5)}
+    answers.update({"x1": {"ex4": other}, "x2": {"ex4": other}, "dave": {"ex4": INDEPENDENT}})
+    pairs = [dict(p, notebook="nb") for p in S.batch_matches(answers, {"ex4": HANDED})]
+    groups = S.clusters(pairs)
+    assert [g["students"] for g in groups] == [[f"s{i}" for i in range(5)], ["x1", "x2"]], groups
+    assert [g["pairs"] for g in groups] == [10, 1] and sum(g["pairs"] for g in groups) == len(pairs)

@@ -24,8 +24,9 @@ Writes into ``--out`` (default ``<course>/exports/``):
     what a human should look at, one row per reason: every review flag of a graded submission (its
     code, cell and message, from ``autograded/<student>/<assignment>/grading.json``), every pair of
     students whose answers to an exercise match (``similar_answers``, with the other student and the
-    similarity score, from ``autograded/.similarity/<assignment>.json``; a pair has a row for each of
-    its two students), a submission flagged in the gradebook by hand (``flagged_in_gradebook``), and
+    similarity score and the group of students with nearly the same answer it belongs to, from
+    ``autograded/.similarity/<assignment>.json``; one row a pair), a submission flagged in the
+    gradebook by hand (``flagged_in_gradebook``), and
     every file ``collect`` refused (``quarantined``, with its reason, from ``submitted/.collect.csv``);
     text that a spreadsheet would run as a formula is quoted;
 ``score_distribution.png``
@@ -309,15 +310,17 @@ def export_all(cfg, out: Path | None = None, log=print) -> dict[str, Path]:
         kinds: dict[str, int] = {}
         for r in reviews:
             kinds[r["reason"]] = kinds.get(r["reason"], 0) + 1
-        pairs = kinds.get("similar_answers", 0) // 2
+        pairs = kinds.get("similar_answers", 0)
+        groups = len({(r["assignment"], r["cell"], r["group"]) for r in reviews if r["reason"] == "similar_answers"})
         log(f"  to review: {len({(r['student'], r['assignment']) for r in reviews if r['student']})} submission(s)"
-            + (f", {pairs} pair(s) of similar answers" if pairs else "")
+            + (f", {groups} group(s) of similar answers ({pairs} pair(s))" if pairs else "")
             + (f", {kinds['quarantined']} file(s) refused by collect" if kinds.get("quarantined") else "")
             + f" (see {out / 'review.csv'})")
     return paths
 
 
-REVIEW_HEADER = ["student", "assignment", "notebook", "reason", "cell", "other_student", "similarity", "message"]
+REVIEW_HEADER = ["student", "assignment", "notebook", "reason", "cell", "other_student", "similarity", "group",
+                 "message"]
 
 
 def _cell(value) -> str:
@@ -360,16 +363,22 @@ def review_rows(cfg, subs: list[dict] | None = None) -> list[dict]:
             report = json.loads(similarity_path(cfg, a).read_text())
         except (OSError, ValueError):
             continue
-        for pair in report.get("pairs") or []:
-            students = pair.get("students") or []
-            if len(students) != 2:
-                continue
-            for me, other in (students, students[::-1]):
-                rows.append({"student": me, "assignment": a, "notebook": pair.get("notebook", ""),
-                             "reason": "similar_answers", "cell": pair.get("exercise", ""), "other_student": other,
-                             "similarity": f"{float(pair.get('score', 0)):.3f}",
-                             "message": f"the answer to {pair.get('exercise')} matches {other}'s (similarity "
-                                        f"{float(pair.get('score', 0)):.2f}, {pair.get('tokens')} tokens in common)"})
+        from .similarity import clusters
+
+        pairs = [p for p in report.get("pairs") or [] if len(p.get("students") or []) == 2]
+        groups = report.get("clusters") or clusters(pairs)
+        for pair in pairs:      # one row a pair, with the group it belongs to
+            me, other = pair["students"]
+            group = next((c for c in groups if c.get("exercise") == pair.get("exercise")
+                          and c.get("notebook", "") == pair.get("notebook", "") and me in c.get("students", [])), None)
+            size = len(group["students"]) if group else 2
+            rows.append({"student": me, "assignment": a, "notebook": pair.get("notebook", ""),
+                         "reason": "similar_answers", "cell": pair.get("exercise", ""), "other_student": other,
+                         "similarity": f"{float(pair.get('score', 0)):.3f}",
+                         "group": ", ".join(group["students"]) if group else f"{me}, {other}",
+                         "message": f"{me} and {other} answered {pair.get('exercise')} nearly the same way "
+                                    f"(similarity {float(pair.get('score', 0)):.2f}, {pair.get('tokens')} tokens "
+                                    f"in common)" + (f"; one of a group of {size} students" if size > 2 else "")})
     cd = course_dir(cfg)
     try:
         with open(Path(cd.root) / cd.submitted_directory / ".collect.csv", newline="") as f:

@@ -300,14 +300,17 @@ def _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrat
     if jobs:
         pool.run(jobs, done, lambda j: per_job)
     wall = time.perf_counter() - start
-    _similarity(cfg, subs, specs, log)
+    groups = _similarity(cfg, subs, specs, log)
     flagged = [r for r in results if r.get("needs_review")]
     summary = {"graded": len(results), "skipped": skipped, "wall_seconds": wall, "workers": workers,
                "per_minute": len(results) / wall * 60 if wall > 0 and results else 0.0,
-               "flagged": [(r["student"], r["assignment"]) for r in flagged], "isolation": iso.level}
+               "flagged": [(r["student"], r["assignment"]) for r in flagged], "isolation": iso.level,
+               "similar_clusters": groups}
     if results:
         log(f"graded {len(results)} submission(s) in {wall:.1f} s ({summary['per_minute']:.1f} per minute); "
-            f"{len(flagged)} flagged for review")
+            f"{len(flagged)} flagged for review"
+            + (f"; {len(groups)} group(s) of similar answers to review "
+               f"({sum(len(c['students']) for c in groups)} answers)" if groups else ""))
     return summary
 
 
@@ -317,12 +320,14 @@ def similarity_path(cfg, assignment: str) -> Path:
     return Path(cd.root) / cd.autograded_directory / ".similarity" / f"{assignment}.json"
 
 
-def _similarity(cfg, subs, specs: dict[str, AssignmentSpec], log) -> None:
-    """Compare every student's answers with every other's, per assignment; report and keep the pairs.
-    Every collected submission of the assignment is compared, also when only some were graded now
+def _similarity(cfg, subs, specs: dict[str, AssignmentSpec], log) -> list[dict]:
+    """Compare every student's answers with every other's, per assignment; keep the pairs and report
+    the groups of students with nearly the same answer (one line a group); return the groups. Every
+    collected submission of the assignment is compared, also when only some were graded now
     (``--student``), so the kept report always covers the whole class."""
     from .similarity import assignment_report
 
+    groups: list[dict] = []
     everyone = submissions(cfg, sorted(specs), None)
     for a, spec in specs.items():
         folders = {student: folder for student, name, folder in everyone if name == a}
@@ -336,11 +341,14 @@ def _similarity(cfg, subs, specs: dict[str, AssignmentSpec], log) -> None:
         path = similarity_path(cfg, a)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=1))
-        for row in report["pairs"][:50]:
-            log(f"REVIEW: similar answers to {a} {row['exercise']}: {row['students'][0]} and "
-                f"{row['students'][1]} (similarity {row['score']:.2f}, {row['tokens']} tokens in common)")
-        if len(report["pairs"]) > 50:
-            log(f"REVIEW: {len(report['pairs']) - 50} more similar pairs of {a} in {path}")
+        for c in report["clusters"][:50]:
+            who = " and ".join(c["students"]) if len(c["students"]) == 2 else ", ".join(c["students"])
+            log(f"REVIEW: similar answers to {a} {c['exercise']}: {who} ({len(c['students'])} students, "
+                f"{c['pairs']} pair(s), similarity up to {c['max_score']:.2f})")
+        if len(report["clusters"]) > 50:
+            log(f"REVIEW: {len(report['clusters']) - 50} more groups of similar answers to {a} in {path}")
+        groups += [dict(c, assignment=a) for c in report["clusters"]]
+    return groups
 
 
 def main(argv: list[str] | None = None) -> int:

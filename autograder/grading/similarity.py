@@ -28,7 +28,7 @@ import re
 from pathlib import Path
 
 __all__ = ["THRESHOLD", "MIN_TOKENS", "REFERENCE_MIN_TOKENS", "NOISE", "WINDOW", "fingerprint", "score", "reference_source",
-           "reference_matches", "batch_matches", "solution_cells", "handed_out"]
+           "reference_matches", "batch_matches", "clusters", "solution_cells", "handed_out"]
 
 NOISE = 10          # k: the length of a fingerprinted run (shorter matches are noise)
 WINDOW = 4          # winnowing window: a run of NOISE + WINDOW - 1 is always detected
@@ -207,11 +207,48 @@ def batch_matches(answers: dict[str, dict[str, str]], handed: dict[str, str] | N
     return out
 
 
+def clusters(pairs: list[dict]) -> list[dict]:
+    """The students linked by ``pairs`` (rows of :func:`batch_matches`, with ``notebook``), grouped per
+    notebook and exercise into clusters (connected groups: a, b, c when a~b and b~c):
+    ``{"notebook", "exercise", "students" (sorted), "pairs", "max_score"}``, largest first."""
+    groups: dict[tuple, dict[str, str]] = {}
+    found: dict[tuple, list[dict]] = {}
+    for row in pairs:
+        key = (row.get("notebook", ""), row["exercise"])
+        parent = groups.setdefault(key, {})
+        found.setdefault(key, []).append(row)
+
+        def root(x, parent=parent):
+            while parent.setdefault(x, x) != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        a, b = (root(x) for x in row["students"])
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    out = []
+    for key, parent in groups.items():
+        members: dict[str, list[str]] = {}
+        for x in list(parent):
+            r = x
+            while parent[r] != r:
+                r = parent[r]
+            members.setdefault(r, []).append(x)
+        for students in members.values():
+            inside = [p for p in found[key] if p["students"][0] in students]
+            out.append({"notebook": key[0], "exercise": key[1], "students": sorted(students),
+                        "pairs": len(inside), "max_score": max(float(p["score"]) for p in inside)})
+    out.sort(key=lambda c: (-len(c["students"]), c["notebook"], c["exercise"], c["students"]))
+    return out
+
+
 def assignment_report(spec, folders: dict[str, Path], threshold: float = THRESHOLD,
                       min_tokens: int = MIN_TOKENS) -> dict:
     """The pairs of students of one assignment (``folders``: student -> submission folder) whose answers
-    match, notebook by notebook: ``{"assignment", "threshold", "min_tokens", "students", "pairs":
-    [{"notebook", "exercise", "students", "score", "tokens"}]}``."""
+    match, notebook by notebook, and the clusters they form (:func:`clusters`): ``{"assignment",
+    "threshold", "min_tokens", "students", "pairs": [{"notebook", "exercise", "students", "score",
+    "tokens"}], "clusters": [...]}``."""
     from .engine import find_notebook_file, read_submission
 
     pairs = []
@@ -229,4 +266,4 @@ def assignment_report(spec, folders: dict[str, Path], threshold: float = THRESHO
         for row in batch_matches(answers, handed, threshold, min_tokens):
             pairs.append(dict(row, notebook=nbspec.name))
     return {"assignment": spec.name, "threshold": threshold, "min_tokens": min_tokens,
-            "students": len(folders), "pairs": pairs}
+            "students": len(folders), "pairs": pairs, "clusters": clusters(pairs)}
