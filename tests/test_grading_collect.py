@@ -423,3 +423,31 @@ def test_the_readmes_roster_name_is_ignored_by_git():
     repo = Path(__file__).resolve().parents[1]
     for name in ("students.csv", "roster.csv"):
         assert subprocess.run(["git", "check-ignore", "-q", name], cwd=repo).returncode == 0, name
+
+
+def test_the_lms_prefix_is_not_a_rename(course, tmp_path):
+    """Canvas's ``name_userid_submissionid_`` (and its ``-1`` of a resubmission) is the LMS's, not the
+    student's: only a file the student named otherwise is a renamed notebook; Canvas's LATE is kept."""
+    cfg, root, nb = course
+    z = _zip(tmp_path / "canvas.zip", {
+        "alice_12345_67890_fx_ops.ipynb": nb,
+        "bob_LATE_222_333_fx_ops-1.ipynb": nb,
+        "carol_444_555_my_homework.ipynb": nb,
+    })
+    collect(cfg, z, **QUIET)
+    meta = {s: json.loads((root / "submitted" / s / ASSIGNMENT / "collect.json").read_text())[ASSIGNMENT]
+            for s in ("alice", "bob", "carol")}
+    assert {s: m["renamed"] for s, m in meta.items()} == {"alice": False, "bob": False, "carol": True}, meta
+    assert meta["carol"]["original_name"] == "my_homework.ipynb"
+    assert meta["bob"]["lms_late"] is True and meta["alice"]["lms_late"] is False
+
+
+def test_every_collects_record_is_kept(course, tmp_path):
+    """A second download collected later appends its rows to ``.collect.csv``: the first one's stay."""
+    cfg, root, nb = course
+    collect(cfg, _zip(tmp_path / "first.zip", {"alice_1_2_fx_ops.ipynb": nb}), **QUIET)
+    collect(cfg, _zip(tmp_path / "second.zip", {"bob_3_4_fx_ops.ipynb": nb}), **QUIET)
+    rows = _report(root)
+    assert [(r["student"], r["origin"]) for r in rows] == [("alice", "alice_1_2_fx_ops.ipynb"),
+                                                          ("bob", "bob_3_4_fx_ops.ipynb")], rows
+    assert (root / "submitted" / ".collect.csv").read_text().count("student,assignment,notebook") == 1

@@ -41,6 +41,11 @@ so is a notebook that the grader would not parse (over :data:`MAX_NOTEBOOK`, or 
 branches beyond a notebook's, :mod:`.jsonlimits`), decided on its bytes before any parsing. A
 refused file is copied (when it is a plain file) to ``submitted/.quarantine/`` and listed with its
 reason in ``submitted/.collect.csv``; every other submission is collected as usual.
+
+``submitted/.collect.csv`` keeps the record of every ``collect``: each run appends its rows (a second
+download of the same assignment does not erase the first one's). Whether a file was renamed is judged
+on the student's own file name, after the LMS's prefix (and Canvas's ``-1`` of a resubmission); a
+Canvas ``LATE`` marker is kept in ``collect.json`` (``lms_late``) for the grade files.
 """
 from __future__ import annotations
 
@@ -92,6 +97,8 @@ class Submission:
     layout: str = ""
     lms_user_id: str | None = None   # the LMS's own id of the student
     notes: list[str] = field(default_factory=list)
+    own_name: str | None = None      # the student's own file name, without the LMS's prefix
+    lms_late: bool = False           # the LMS marked it late (Canvas's LATE_)
 
 
 @dataclass
@@ -361,11 +368,16 @@ def scan(root: Path, zip_times: dict[str, datetime] | None = None, pattern: str 
                 c = cands[lay]
                 sub = Submission(safe_id(c["student"]), nb, c.get("assignment"), c.get("timestamp"), layout=lay,
                                  lms_user_id=c.get("uid"))
+                if len(parts) == 1 and c["prefix"] < len(parts[0]):
+                    own = parts[0][c["prefix"]:]
+                    # Canvas numbers a resubmitted file: homework.ipynb becomes homework-1.ipynb
+                    sub.own_name = re.sub(r"-\d+(\.ipynb)$", r"\1", own) if lay == "canvas" else own
                 if lay == "nbgrader":
                     stamp = base / parts[0] / parts[1] / "timestamp.txt"
                     if stamp.is_file() and not stamp.is_symlink():
                         sub.timestamp = _parse_ts(stamp.read_text(errors="replace")[:100])
                 if c.get("late"):
+                    sub.lms_late = True
                     sub.notes.append("marked late by Canvas")
                 if len(cands) > 1:
                     sub.notes.append(f"name read as {lay} (the download's layout), not as "
@@ -610,9 +622,10 @@ def collect(cfg, source: Path, pattern: str | None = None, prefix: str | None = 
                 meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
             except ValueError:
                 meta = {}
-            meta[nb_name] = {"original_name": sub.path.name, "origin": sub.origin, "layout": sub.layout,
-                             "identified_by": how, "renamed": sub.path.name != f"{nb_name}.ipynb",
-                             "lms_user_id": sub.lms_user_id, "notes": sub.notes}
+            own = sub.own_name or sub.path.name
+            meta[nb_name] = {"original_name": own, "origin": sub.origin, "layout": sub.layout,
+                             "identified_by": how, "renamed": own != f"{nb_name}.ipynb",
+                             "lms_user_id": sub.lms_user_id, "lms_late": sub.lms_late, "notes": sub.notes}
             meta_path.write_text(json.dumps(meta, indent=1))
             if sub.layout == "canvas" and sub.lms_user_id:
                 canvas_ids[student] = sub.lms_user_id
@@ -622,9 +635,11 @@ def collect(cfg, source: Path, pattern: str | None = None, prefix: str | None = 
         _record_lms_ids(cfg, canvas_ids)
         report = base / ".collect.csv"
         base.mkdir(parents=True, exist_ok=True)
-        with report.open("w", newline="") as f:
+        new = not report.is_file() or report.stat().st_size == 0
+        with report.open("a", newline="") as f:       # every collect's record is kept
             w = csv.writer(f)
-            w.writerow(HEADER)
+            if new:
+                w.writerow(HEADER)
             w.writerows(rows)
             for sub in unmatched:
                 w.writerow([sub.student, "", "", sub.origin, sub.layout, "unmatched", sub.timestamp, "unmatched",
