@@ -1,22 +1,29 @@
 """``python -m autograder export``: the gradebook as CSV, LMS grade files, a per-exercise summary and a plot.
 
-Writes into ``--out`` (default ``<course>/exports/``):
+Writes into ``--out`` (default ``<course>/exports/``), for the assignments handed out (a due date in
+the gradebook, or at least one submission; ``export NAME ...`` names them instead), so assignments
+released but never handed out count in no total:
 
 ``grades.csv``
     one row per student and assignment: the raw score, the late penalty, the score (raw minus
     penalty, as ``nbgrader export`` computes it), max score, percent, submission time, due date
     (with the student's extension), seconds late, whether a notebook is flagged for review or needs
-    manual grading, whether the student is on the roster, and the LMS user id;
+    manual grading, whether the student is on the roster, the LMS user id, and whether the LMS marked
+    the submission late (``lms_late``: Canvas's ``LATE`` in the file name);
 ``grades_wide.csv``
     one row per student, one column per assignment (after penalties), and the course total;
 ``canvas.csv``
     Canvas's gradebook import format (``Student, ID, SIS User ID, SIS Login ID, Section``, then one
     column per assignment, and a ``Points Possible`` row): ``ID`` is the Canvas user id ``collect``
-    read from the download (or the roster's ``lms_user_id``);
+    read from the download (or the roster's ``lms_user_id``); with a Canvas gradebook export as the
+    roster, each assignment's column has that export's header (``01_backprop (501)``: Canvas fills an
+    existing column only when the header carries its assignment id) and ``SIS User ID`` and
+    ``Section`` are the roster's;
 ``moodle_<assignment>.csv``
     Moodle's assignment grading worksheet (``Identifier`` is ``Participant <id>``, the id in Moodle's
-    download folder names; *Assignment > Upload grading worksheet*), for the assignments collected
-    from Moodle;
+    download folder names; ``Grade``; and ``Last modified (grade)``, the export's time, which Moodle's
+    importer requires; *Assignment > Upload grading worksheet*), for the assignments collected from
+    Moodle;
 ``exercises.csv``
     per assignment and exercise (``ex1``, ``ex2`` ... from the cell ids): points, submissions, mean,
     median, min, max, and the share of students with full and with zero marks (raw scores);
@@ -27,7 +34,9 @@ Writes into ``--out`` (default ``<course>/exports/``):
     similarity score and the group of students with nearly the same answer it belongs to, from
     ``autograded/.similarity/<assignment>.json``; one row a pair), a submission flagged in the
     gradebook by hand (``flagged_in_gradebook``), and
-    every file ``collect`` refused (``quarantined``, with its reason, from ``submitted/.collect.csv``);
+    every file ``collect`` refused (``quarantined``, with its reason, from ``submitted/.collect.csv``),
+    and every late submission that got no penalty or that the LMS marked late (``late``, saying why:
+    no penalty method, the grace period, no due date);
     text that a spreadsheet would run as a formula is quoted;
 ``score_distribution.png``
     a histogram of students' course totals (percent) and a box plot per assignment.
@@ -70,6 +79,16 @@ def _setting(cfg, key: str, default):
         return section[key] if key in section else default
     except KeyError:
         return default
+
+
+def _penalty_method(cfg) -> str:
+    """nbgrader's late penalty method as configured ("none" unless a config sets one; "plugin" when
+    ``AssignLatePenalties.plugin_class`` names another plugin)."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    pre = AssignLatePenalties(config=cfg)
+    pre.init_plugin()
+    return str(getattr(pre.plugin_inst, "penalty_method", "plugin"))
 
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(w|d|h|m|min|minutes?|hours?|days?|weeks?)\s*$", re.I)
@@ -167,20 +186,43 @@ def _lms_ids(cfg) -> dict[tuple[str, str], dict]:
             continue
         for entry in data.values():
             if isinstance(entry, dict) and entry.get("lms_user_id"):
-                out[(meta.parent.parent.name, meta.parent.name)] = {"layout": entry.get("layout"),
-                                                                    "lms_user_id": str(entry["lms_user_id"])}
+                key = (meta.parent.parent.name, meta.parent.name)
+                late = bool(entry.get("lms_late")) or bool((out.get(key) or {}).get("lms_late"))
+                out[key] = {"layout": entry.get("layout"), "lms_user_id": str(entry["lms_user_id"]),
+                            "lms_late": late}
     return out
 
 
-def collect_rows(cfg, deadlines: dict | None = None) -> tuple[list[dict], list[dict], dict[str, dict]]:
-    """(per submission rows, per grade-cell rows, students) from the gradebook."""
+def handed_out(cfg, names: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """(assignments to export, assignments left out): those named, else those handed out, i.e. with a
+    due date in the gradebook or with at least one submission (a release alone hands nothing out)."""
+    from nbgrader.api import Gradebook
+
+    cd = course_dir(cfg)
+    with Gradebook(cd.db_url, cd.course_id) as gb:
+        every = {a.name: (a.duedate is not None or len(a.submissions) > 0) for a in gb.assignments}
+    if names:
+        unknown = sorted(set(names) - set(every))
+        if unknown:
+            raise SystemExit(f"not in the gradebook: {', '.join(unknown)}")
+        chosen = sorted(set(names))
+    else:
+        chosen = sorted(a for a, out in every.items() if out)
+    return chosen, sorted(set(every) - set(chosen))
+
+
+def collect_rows(cfg, deadlines: dict | None = None, only: list[str] | None = None
+                 ) -> tuple[list[dict], list[dict], dict[str, dict]]:
+    """(per submission rows, per grade-cell rows, students) from the gradebook, for the assignments
+    ``only`` (default: every assignment handed out, :func:`handed_out`)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     cd = course_dir(cfg)
     deadlines = deadlines or {}
+    only = set(only if only is not None else handed_out(cfg)[0])
     subs, cells, people = [], [], {}
     with Gradebook(cd.db_url, cd.course_id) as gb:
-        assignments = sorted(gb.assignments, key=lambda a: a.name)
+        assignments = sorted((a for a in gb.assignments if a.name in only), key=lambda a: a.name)
         roster = any(s.first_name or s.last_name or s.email for s in gb.students)
         for student in sorted(gb.students, key=lambda s: s.id):
             people[student.id] = {"first_name": student.first_name or "", "last_name": student.last_name or "",
@@ -218,13 +260,20 @@ def _flag(v) -> str:
     return "" if v is None else str(int(bool(v)))
 
 
-def export_all(cfg, out: Path | None = None, log=print) -> dict[str, Path]:
+def export_all(cfg, out: Path | None = None, log=print, assignments: list[str] | None = None) -> dict[str, Path]:
+    """Write every export file (see the module docstring) for ``assignments`` (default: every
+    assignment handed out: with a due date or a submission)."""
     cd = course_dir(cfg)
     out = Path(out) if out else Path(cd.root) / "exports"
     out.mkdir(parents=True, exist_ok=True)
     deadlines = apply_deadlines(cfg, log)
-    subs, cells, people = collect_rows(cfg, deadlines)
+    chosen, left_out = handed_out(cfg, assignments)
+    if left_out:
+        log(f"  exporting {', '.join(chosen) or 'no assignment'}; left out (not handed out: no due date and no "
+            f"submission{'' if not assignments else ', or not named'}): {', '.join(left_out)}")
+    subs, cells, people = collect_rows(cfg, deadlines, chosen)
     lms = _lms_ids(cfg)
+    penalizing = _penalty_method(cfg) != "none"
     paths = {}
 
     p = out / "grades.csv"
@@ -232,15 +281,16 @@ def export_all(cfg, out: Path | None = None, log=print) -> dict[str, Path]:
         w = csv.writer(f)
         w.writerow(["student", "assignment", "submitted", "raw_score", "late_penalty", "score", "max_score",
                     "percent", "timestamp", "duedate", "seconds_late", "flagged", "needs_manual_grade",
-                    "on_roster", "lms_user_id"])
+                    "on_roster", "lms_user_id", "lms_late"])
         for r in subs:
             pct = 100 * r["score"] / r["max_score"] if r["max_score"] else 0.0
-            uid = (lms.get((r["student"], r["assignment"])) or {}).get("lms_user_id") \
-                or people[r["student"]]["lms_user_id"]
+            got = lms.get((r["student"], r["assignment"])) or {}
+            uid = got.get("lms_user_id") or people[r["student"]]["lms_user_id"]
+            r["lms_late"] = bool(got.get("lms_late"))
             w.writerow([r["student"], r["assignment"], int(r["submitted"]), f"{r['raw_score']:g}",
                         f"{r['late_penalty']:g}", f"{r['score']:g}", f"{r['max_score']:g}", f"{pct:.1f}",
                         r["timestamp"], r["duedate"], f"{r['seconds_late']:.0f}", int(r["flagged"]),
-                        int(r["needs_manual_grade"]), _flag(r["on_roster"]), uid])
+                        int(r["needs_manual_grade"]), _flag(r["on_roster"]), uid, int(r["lms_late"])])
     paths["grades"] = p
 
     assignments = sorted({r["assignment"] for r in subs})
@@ -259,7 +309,7 @@ def export_all(cfg, out: Path | None = None, log=print) -> dict[str, Path]:
             w.writerow([s] + [f"{v:g}" for v in row] + [f"{tot:g}", f"{mx:g}", f"{totals[s]:.1f}"])
     paths["grades_wide"] = p
 
-    paths.update(_lms_files(out, subs, people, lms, assignments, students, log))
+    paths.update(_lms_files(out, subs, people, lms, assignments, students, log, cfg))
 
     # per exercise: each student's points summed over the exercise's test cells
     per_student: dict[tuple, float] = {}
@@ -289,7 +339,7 @@ def export_all(cfg, out: Path | None = None, log=print) -> dict[str, Path]:
     paths["exercises"] = p
 
     p = out / "review.csv"
-    reviews = review_rows(cfg, subs)
+    reviews = review_rows(cfg, subs, penalizing)
     with p.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(REVIEW_HEADER)
@@ -300,10 +350,17 @@ def export_all(cfg, out: Path | None = None, log=print) -> dict[str, Path]:
     _plot(totals, subs, assignments, p)
     paths["plot"] = p
     late = sum(1 for r in subs if r["late_penalty"] > 0)
+    unpenalised = [r for r in subs if r["submitted"] and r["late_penalty"] == 0
+                   and (r["seconds_late"] > 0 or r.get("lms_late"))]
     missing = sum(1 for r in subs if not r["submitted"])
     off = sorted({r["student"] for r in subs if r["on_roster"] is False})
     log(f"exported {len(students)} student(s) x {len(assignments)} assignment(s) to {out}"
         + f"; {late} late penalt{'y' if late == 1 else 'ies'} applied; {missing} missing submission(s) count 0")
+    if unpenalised:
+        why = ("no late penalty method is set (c.LateSubmissionPlugin.penalty_method)" if not penalizing
+               else "within the grace period, or no due date in the gradebook")
+        log(f"  {len(unpenalised)} late submission(s) without a penalty ({why}): "
+            + ", ".join(f"{r['student']}/{r['assignment']}" for r in unpenalised))
     if off:
         log(f"  not on the roster (check them before importing into the LMS): {', '.join(off)}")
     if reviews:
@@ -330,18 +387,33 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else text
 
 
-def review_rows(cfg, subs: list[dict] | None = None) -> list[dict]:
+def review_rows(cfg, subs: list[dict] | None = None, penalizing: bool | None = None) -> list[dict]:
     """The rows of ``review.csv`` (see the module docstring), by student and assignment."""
     from .gradebook import result_path
     from .grade import similarity_path
 
     if subs is None:
         subs = collect_rows(cfg)[0]
+    if penalizing is None:
+        penalizing = _penalty_method(cfg) != "none"
+    lms = _lms_ids(cfg)
     rows: list[dict] = []
     for r in subs:
         if not r["submitted"]:
             continue
         student, a = r["student"], r["assignment"]
+        lms_late = bool((lms.get((student, a)) or {}).get("lms_late"))
+        if lms_late or (r["seconds_late"] > 0 and r["late_penalty"] == 0):
+            said = "Canvas marked it late" if lms_late else f"submitted {r['seconds_late'] / 3600:.1f} h after the due date"
+            if r["late_penalty"] > 0:
+                what = f"a late penalty of {r['late_penalty']:g} points was applied"
+            elif not penalizing:
+                what = "no penalty: no late penalty method is set (c.LateSubmissionPlugin.penalty_method)"
+            elif r["seconds_late"] > 0:
+                what = "no penalty (within the grace period)"
+            else:
+                what = "no penalty: by the gradebook's due date (or its absence) it is on time"
+            rows.append({"student": student, "assignment": a, "reason": "late", "message": f"{said}; {what}"})
         try:
             rec = json.loads(result_path(cfg, student, a).read_text())
         except (OSError, ValueError):
@@ -382,8 +454,11 @@ def review_rows(cfg, subs: list[dict] | None = None) -> list[dict]:
     cd = course_dir(cfg)
     try:
         with open(Path(cd.root) / cd.submitted_directory / ".collect.csv", newline="") as f:
-            for q in csv.DictReader(f):
-                if q.get("status") == "quarantined":
+            seen = set()
+            for q in csv.DictReader(f):        # every collect's rows: each refusal once
+                key = (q.get("student"), q.get("origin"), q.get("notes"))
+                if q.get("status") == "quarantined" and key not in seen:
+                    seen.add(key)
                     rows.append({"student": q.get("student", ""), "assignment": q.get("assignment", ""),
                                  "reason": "quarantined", "message": f"{q.get('origin', '')}: {q.get('notes', '')}"})
     except OSError:
@@ -394,8 +469,13 @@ def review_rows(cfg, subs: list[dict] | None = None) -> list[dict]:
 
 
 def _lms_files(out: Path, subs: list[dict], people: dict[str, dict], lms: dict, assignments: list[str],
-               students: list[str], log) -> dict[str, Path]:
+               students: list[str], log, cfg=None) -> dict[str, Path]:
+    from .roster import read_canvas_roster
+
     paths = {}
+    kept = read_canvas_roster(cfg) if cfg is not None else {}
+    headers = kept.get("assignments") or {}
+    extra = kept.get("students") or {}
     table = {(r["student"], r["assignment"]): r for r in subs}
     maxes = {a: max((r["max_score"] for r in subs if r["assignment"] == a), default=0.0) for a in assignments}
 
@@ -410,7 +490,9 @@ def _lms_files(out: Path, subs: list[dict], people: dict[str, dict], lms: dict, 
     without = []
     with p.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section"] + assignments)
+        # Canvas fills an existing column only under its own header, "name (assignment id)", as in the
+        # gradebook export the roster came from; a bare name creates a new column
+        w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section"] + [headers.get(a, a) for a in assignments])
         w.writerow(["Points Possible", "", "", "", ""] + [f"{maxes[a]:g}" for a in assignments])
         for s in students:
             person = people[s]
@@ -418,8 +500,11 @@ def _lms_files(out: Path, subs: list[dict], people: dict[str, dict], lms: dict, 
             uid = canvas_id(s)
             if not uid:
                 without.append(s)
-            w.writerow([name, uid, "", s, ""] + [f"{table[(s, a)]['score']:g}" for a in assignments])
+            more = extra.get(s) or {}
+            w.writerow([name, uid, more.get("sis_user_id", ""), s, more.get("section", "")]
+                       + [f"{table[(s, a)]['score']:g}" for a in assignments])
     paths["canvas"] = p
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     for a in assignments:
         rows = [(s, v["lms_user_id"]) for (s, aa), v in sorted(lms.items()) if aa == a and v.get("layout") == "moodle"]
         if not rows:
@@ -427,12 +512,14 @@ def _lms_files(out: Path, subs: list[dict], people: dict[str, dict], lms: dict, 
         p = out / f"moodle_{a}.csv"
         with p.open("w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["Identifier", "Full name", "Email address", "Grade", "Maximum Grade"])
+            # Moodle's importer needs Identifier, Grade and "Last modified (grade)": a grade changed in
+            # Moodle after that time is kept, not overwritten
+            w.writerow(["Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Last modified (grade)"])
             for s, uid in rows:
                 person = people.get(s, {})
                 name = " ".join(x for x in (person.get("first_name"), person.get("last_name")) if x) or s
                 w.writerow([f"Participant {uid}", name, person.get("email", ""),
-                            f"{table[(s, a)]['score']:.2f}", f"{table[(s, a)]['max_score']:.2f}"])
+                            f"{table[(s, a)]['score']:.2f}", f"{table[(s, a)]['max_score']:.2f}", now])
         paths[f"moodle_{a}"] = p
     if without and len(without) < len(students):
         log(f"  canvas.csv: no Canvas user id for {', '.join(without)} (matched by SIS Login ID only)")
@@ -468,11 +555,13 @@ def _plot(totals: dict[str, float], subs: list[dict], assignments: list[str], pa
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m autograder export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("assignments", nargs="*", help="assignments to export (default: every one handed out: with "
+                   "a due date or a submission)")
     p.add_argument("--out", default=None, help="output folder (default: <course>/exports)")
     p.add_argument("--root", default=None)
     p.add_argument("--db", default=None)
     args = p.parse_args(argv)
-    export_all(load_config(args.root, args.db), args.out)
+    export_all(load_config(args.root, args.db), args.out, assignments=args.assignments or None)
     return 0
 
 
