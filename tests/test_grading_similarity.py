@@ -143,8 +143,16 @@ def test_grade_prints_and_keeps_the_pairs(tmp_path):
         folder.mkdir(parents=True)
         nbformat.write(nb, str(folder / f"{NOTEBOOK}.ipynb"))
     log: list[str] = []
-    summary = grade_all(cfg, workers=1, limits=Limits(cell_timeout=30, notebook_timeout=150, threads=1), log=log.append)
+    import io
+
+    bar = io.StringIO()
+    summary = grade_all(cfg, workers=1, limits=Limits(cell_timeout=30, notebook_timeout=150, threads=1), log=log.append,
+                        progress=bar)
     assert summary["graded"] == 3
+    # the progress bar counts the calibration run, then every submission, with the time left
+    shown = bar.getvalue()
+    assert "calibrating: 0/1" in shown and "calibrating: 1/1" in shown, shown
+    assert "grading: 4/4" in shown and "left" in shown, shown
     text = "\n".join(log)
     assert "REVIEW: similar answers to fx_ops ex4_count_words: alice and bob (2 students, 1 pair(s), " \
         "similarity up to 1.00)" in text, text

@@ -4,7 +4,8 @@ Reads ``submitted/<student>/<assignment>/`` (see ``collect``), grades each submi
 sandboxed kernel with N parallel workers, records the scores in nbgrader's gradebook (flagging
 submissions that need a human look), and writes ``autograded/<student>/<assignment>/`` (the executed
 notebook and ``grading.json``). Already graded submissions whose files did not change are skipped,
-so an interrupted run resumes where it stopped (``--force`` regrades).
+so an interrupted run resumes where it stopped (``--force`` regrades). A progress bar (tqdm, on
+stderr) counts every notebook run, calibration included, with the time left at the rate so far.
 
 Before the first student, each assignment is *calibrated*: the instructor's own notebook is graded
 as a submission; a test cell that the solution cannot pass sealed is graded in the student's kernel
@@ -89,9 +90,26 @@ def _calibration_path(cfg, spec: AssignmentSpec) -> Path:
     return Path(cd.root) / cd.autograded_directory / ".calibration" / f"{spec.name}.json"
 
 
+def progress_bar(stream=None):
+    """A tqdm bar over every notebook run of a ``grade`` (calibration included), on ``stream``
+    (default stderr); its total grows as runs are queued, and it shows the time left at the rate so far."""
+    from tqdm import tqdm
+
+    return tqdm(total=0, desc="calibrating", unit="run", file=stream or sys.stderr, mininterval=0.5,
+                dynamic_ncols=True, bar_format="{desc}: {n}/{total} {bar} [{elapsed} elapsed, about "
+                                               "{remaining} left, {rate_fmt}]")
+
+
+def _queued(bar, n: int) -> None:
+    if bar is not None and n:
+        bar.total += n
+        bar.refresh()
+
+
 def calibrate(cfg, specs: dict[str, AssignmentSpec], limits: Limits, isolation: str, workers: int,
-              log=print, force: bool = False, pool: WorkerPool | None = None) -> dict[str, dict]:
-    """Grade each instructor notebook as a submission; test cells it fails are graded in the kernel."""
+              log=print, force: bool = False, pool: WorkerPool | None = None, bar=None) -> dict[str, dict]:
+    """Grade each instructor notebook as a submission; test cells it fails are graded in the kernel.
+    ``bar``: a :func:`progress_bar` to count the runs on."""
     report: dict[str, dict] = {}
     jobs = []
     tmp = Path(tempfile.mkdtemp(prefix="ag-calib-"))
@@ -118,6 +136,8 @@ def calibrate(cfg, specs: dict[str, AssignmentSpec], limits: Limits, isolation: 
     def done(job, result):
         name = job["spec"]["name"]
         results[name] = result
+        if bar is not None:
+            bar.update(1)
         unsealed, failing = {}, []
         for nbname, entry in result["notebooks"].items():
             bad = [g for g, (s, m) in entry["scores"].items() if s is None or s < m]
@@ -133,6 +153,7 @@ def calibrate(cfg, specs: dict[str, AssignmentSpec], limits: Limits, isolation: 
         if not batch:
             return
         timeout = lambda j: limits.notebook_timeout * 2 + 600  # noqa: E731
+        _queued(bar, len(batch))
         if pool is not None:
             pool.run(batch, done, timeout)
         else:
@@ -238,9 +259,13 @@ def _apply_calibration(spec: AssignmentSpec, rep: dict) -> AssignmentSpec:
 
 def grade_all(cfg, assignments: list[str] | None = None, students: list[str] | None = None,
               workers: int = 2, limits: Limits | None = None, isolation: str = "auto", force: bool = False,
-              do_calibrate: bool = True, log=print) -> dict:
-    """Grade all submissions (see the module docstring); return a summary."""
+              do_calibrate: bool = True, log=print, progress=None) -> dict:
+    """Grade all submissions (see the module docstring); return a summary. ``progress``: show a
+    :func:`progress_bar` (``True``: on stderr; or a stream to write it to)."""
     limits = limits or Limits()
+    bar = progress_bar(None if progress is True else progress) if progress else None
+    if bar is not None and log is print:
+        log = bar.write          # lines go above the bar
     iso = sandbox.detect(isolation)
     log(f"isolation: {iso.level} ({iso.describe()})")
     for w in iso.warnings:
@@ -256,14 +281,16 @@ def grade_all(cfg, assignments: list[str] | None = None, students: list[str] | N
                 "(python -m autograder release) first")
     pool = WorkerPool(workers)
     try:
-        return _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrate, log)
+        return _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrate, log, bar)
     finally:
         pool.close()
+        if bar is not None:
+            bar.close()
 
 
-def _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrate, log) -> dict:
+def _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrate, log, bar=None) -> dict:
     if do_calibrate and specs:
-        calibrate(cfg, specs, limits, iso.level, workers, log=log, pool=pool)
+        calibrate(cfg, specs, limits, iso.level, workers, log=log, pool=pool, bar=bar)
     jobs, skipped = [], 0
     for student, a, folder in subs:
         if a not in specs:
@@ -283,6 +310,9 @@ def _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrat
     total = len(jobs)
     log(f"grading {total} submission(s) with {workers} worker(s)"
         + (f"; {skipped} already graded and unchanged (use --force to regrade)" if skipped else ""))
+    if bar is not None:
+        bar.set_description_str("grading", refresh=False)
+        _queued(bar, total)
     results: list[dict] = []
     start = time.perf_counter()
 
@@ -291,6 +321,8 @@ def _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrat
         record_result(cfg, result)
         write_outputs(cfg, result)
         results.append(result)
+        if bar is not None:
+            bar.update(1)
         flags = sorted({f["code"] for e in result["notebooks"].values() for f in e["flags"] if f["level"] == "review"})
         log(f"[{len(results)}/{total}] {result['student']:<20} {result['assignment']:<16} "
             f"{result['score']:6.1f}/{result['max_score']:<5g} {result.get('seconds', 0):6.1f}s"
@@ -363,13 +395,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=None, help="course root (default: the repository)")
     p.add_argument("--db", default=None, help="gradebook URL (default: the course's, e.g. sqlite)")
     p.add_argument("--feedback", action="store_true", help="generate feedback afterwards")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (on stderr)")
     add_limit_args(p)
     args = p.parse_args(argv)
     cfg = load_config(args.root, args.db)
     limits = limits_from(args, cfg, args.workers)
     try:
         summary = grade_all(cfg, args.assignments or None, args.student, args.workers, limits, args.isolation,
-                            args.force, not args.no_calibrate)
+                            args.force, not args.no_calibrate, progress=not args.no_progress)
     except CalibrationError as e:
         print(e, file=sys.stderr)
         return 3
