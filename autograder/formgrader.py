@@ -60,7 +60,7 @@ GRADER_RECORDS = ["grading.json", "collect.json"]
 def _scores_from_gradebook(cfg, assignment: str, notebook: str, student: str) -> dict:
     from nbgrader.api import Gradebook
 
-    from .grading.gradebook import course_dir
+    from .grading.batch.gradebook import course_dir
 
     cd = course_dir(cfg)
     with Gradebook(cd.db_url, cd.course_id) as gb:
@@ -73,8 +73,8 @@ class CourseFeedbackExporter(HTMLExporter):
     """An ``HTMLExporter`` for ``GenerateFeedback`` that renders the course's feedback page."""
 
     def from_notebook_node(self, nb, resources=None, **kw):
-        from .grading.feedback import render_feedback
-        from .grading.gradebook import assignment_spec, course_dir, load_config
+        from .grading.batch.feedback import render_feedback
+        from .grading.batch.gradebook import assignment_spec, course_dir, load_config
 
         resources = self._init_resources(resources)
         info = resources.get("nbgrader") or {}

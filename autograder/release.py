@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-
 from traitlets.config.loader import PyFileConfigLoader
 
 from .course import NOTEBOOKS, ROOT, assignments, venv_on_path
@@ -61,7 +60,8 @@ def release(names: list[str] | None = None, into: Path | None = None, db_url: st
                 with venv_on_path():
                     result = api.generate_assignment(name, force=True, create=True)
                 if not result["success"]:
-                    raise RuntimeError(f"generate_assignment {name} failed:\n{result.get('error') or result.get('log')}")
+                    why = result.get("error") or result.get("log")
+                    raise RuntimeError(f"generate_assignment {name} failed:\n{why}")
             except BaseException:
                 if previous.exists():
                     shutil.rmtree(target, ignore_errors=True)
