@@ -6,19 +6,24 @@ import os
 import sys
 
 COMMANDS = {
+    "start": ("autograder.workspace", "copy the notebooks into work/ (never over your own) and open JupyterLab"),
     "release": ("autograder.release", "regenerate notebooks/ from solutions/"),
     "execute": ("autograder.execute", "run a solution notebook and store its outputs"),
     "mutants": ("autograder.mutants_cli", "check that every exercise's tests catch its mutants"),
     "benchmark": ("autograder.benchmark", "time every solution notebook and collect its metrics"),
-    "collect": ("autograder.grading.collect", "gather submissions from a folder or an LMS zip into submitted/"),
-    "grade": ("autograder.grading.grade", "grade all submissions: sandboxed, parallel, resumable"),
-    "feedback": ("autograder.grading.feedback", "HTML feedback per student, without hidden tests"),
-    "export": ("autograder.grading.export", "grades (late penalties applied), Canvas/Moodle grade files, summary, plot"),
-    "roster": ("autograder.grading.roster", "import the class list (CSV) into the gradebook"),
-    "check": ("autograder.grading.selfcheck", "check a notebook before submitting it (for students)"),
-    "selfgrade": ("autograder.grading.selfgrade", "grade your own notebook with the hidden tests of solutions/"),
-    "grade-bench": ("autograder.grading.bench", "measure grading throughput and the speed-up of workers"),
-    "grade-fidelity": ("autograder.grading.fidelity", "sealed grading agrees with the tests: solution, blank, mutants"),
+    "collect": ("autograder.grading.commands.collect",
+                "gather submissions from a folder or an LMS zip into submitted/"),
+    "grade": ("autograder.grading.commands.grade", "grade all submissions: sandboxed, parallel, resumable"),
+    "feedback": ("autograder.grading.commands.feedback", "HTML feedback per student, without hidden tests"),
+    "export": ("autograder.grading.commands.export",
+               "grades (late penalties applied), Canvas/Moodle grade files, summary, plot"),
+    "roster": ("autograder.grading.commands.roster", "import the class list (CSV) into the gradebook"),
+    "check": ("autograder.grading.commands.check", "check a notebook before submitting it (for students)"),
+    "selfgrade": ("autograder.grading.commands.selfgrade",
+                  "grade your own notebook with the hidden tests of solutions/"),
+    "grade-bench": ("autograder.grading.commands.bench", "measure grading throughput and the speed-up of workers"),
+    "grade-fidelity": ("autograder.grading.commands.fidelity",
+                       "sealed grading agrees with the tests: solution, blank, mutants"),
 }
 
 

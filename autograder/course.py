@@ -26,6 +26,19 @@ def assignments() -> list[str]:
                   if p.is_dir() and ASSIGNMENT_RE.match(p.name) and (p / f"{p.name}.ipynb").exists())
 
 
+def ensure_exchange(path: Path | str) -> None:
+    """Make nbgrader's exchange folder ``path`` as nbgrader makes it (every user may write, sticky), so
+    that nbgrader's commands and JupyterLab's Assignments tab find it; quietly nothing where it cannot."""
+    path = Path(path)
+    if path.is_dir():
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o1777)
+    except OSError:
+        pass
+
+
 def source_path(name: str) -> Path:
     return SOLUTIONS / name / f"{name}.ipynb"
 

@@ -69,8 +69,23 @@ def _exchange_set_elsewhere() -> bool:
 # course keeps nbgrader's exchange commands and the Assignments tab working without one.
 if not _exchange_set_elsewhere():
     c.Exchange.root = str(ROOT / ".nbgrader" / "exchange")
+    # made here, as nbgrader makes it (every user may write, sticky), so that a fresh clone's
+    # JupyterLab and nbgrader commands do not warn that it does not exist
+    from autograder.course import ensure_exchange
+
+    ensure_exchange(c.Exchange.root)
 
 # The student version drops the test suite's nbval markers and names the kernel as JupyterLab does.
 from autograder.release_filters import StudentView  # noqa: E402
 
 c.GenerateAssignment.preprocessors.append(StudentView)
+
+# Formgrader's Generate Feedback (stock `nbgrader generate_feedback`) writes the course's feedback page
+# (no hidden tests, math as MathML, no scripts) and copies none of the grader's records into feedback/;
+# formgrader's own views draw math as MathML, without MathJax from a CDN.
+from autograder.formgrader import GRADER_RECORDS, CourseFeedbackExporter, MathToMathML  # noqa: E402
+
+c.CourseDirectory.ignore = c.CourseDirectory.ignore + GRADER_RECORDS
+c.GenerateFeedback.exporter_class = CourseFeedbackExporter
+c.GenerateFeedback.preprocessors = []
+c.HTMLExporter.preprocessors = [MathToMathML]

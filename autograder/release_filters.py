@@ -8,7 +8,9 @@
   instruction to the test suite, not to the learner, and is dropped from cells that are not graded
   (graded cells keep their source byte for byte: nbgrader checksums them);
 - the kernel is named the way JupyterLab names the ipykernel kernel it starts, so opening a fresh
-  notebook does not mark it modified.
+  notebook does not mark it modified;
+- nothing of the solution run is left: no outputs or execution counts, no widget state (the progress
+  bars' ``widgets`` metadata) and no per-cell execution timings.
 """
 from __future__ import annotations
 
@@ -26,13 +28,19 @@ def without_marker(source: str) -> str:
 
 
 class StudentView(Preprocessor):
-    """Drop test-suite markers from ungraded cells and name the kernel as JupyterLab does."""
+    """Drop test-suite markers from ungraded cells, name the kernel as JupyterLab does, and drop what
+    the solution run left (outputs, widget state, execution timings)."""
 
     enabled = Bool(True).tag(config=True)
 
     def preprocess(self, nb, resources):
         nb.metadata["kernelspec"] = dict(KERNELSPEC)
+        nb.metadata.pop("widgets", None)
         for cell in nb.cells:
+            cell.metadata.pop("execution", None)
+            if cell.cell_type == "code":
+                cell.outputs = []
+                cell.execution_count = None
             meta = cell.metadata.get("nbgrader", {})
             if cell.cell_type == "code" and not (meta.get("grade") or meta.get("solution") or meta.get("locked")):
                 cell.source = without_marker(cell.source)

@@ -1,6 +1,6 @@
 """``from dlnlp import selfgrade; selfgrade()``: grade the notebook you are working in, hidden tests included.
 
-The call runs ``python -m autograder selfgrade`` (``autograder/grading/selfgrade.py``) on the notebook's
+The call runs ``python -m autograder selfgrade`` (``autograder/grading/commands/selfgrade.py``) on the notebook's
 saved file, in a process of its own, and prints what it prints: each test cell's name, points and
 failure message, and the score, never the hidden tests' source. It needs the course repository
 (``autograder/`` and ``solutions/``) around the notebook.
@@ -40,15 +40,21 @@ def current_notebook() -> Path | None:
 
 def _course_root(start: Path) -> Path | None:
     for folder in [start, *start.parents]:
-        if (folder / "autograder" / "grading" / "selfgrade.py").is_file():
+        if (folder / "autograder" / "__main__.py").is_file() and (folder / "autograder" / "grading").is_dir():
             return folder
     return None
 
 
-def selfgrade(path: str | os.PathLike | None = None, *args: str) -> int:
+def selfgrade(path: str | os.PathLike | None = None, *args: str) -> None:
     """Grade ``path`` (default: this notebook, as last saved) with the hidden tests of ``solutions/``.
     Extra ``args`` go to ``python -m autograder selfgrade`` (e.g. ``"--cell-timeout", "120"``).
-    Returns its exit status (0: graded)."""
+    Everything it has to say is printed; it returns nothing, so a notebook cell that ends with the
+    call shows no ``Out`` value (the command's exit status is ``python -m autograder selfgrade``'s)."""
+    _run(path, *args)
+
+
+def _run(path: str | os.PathLike | None, *args: str) -> int:
+    """:func:`selfgrade`, returning the command's exit status (2: no notebook or no course here)."""
     nb = Path(path).resolve() if path is not None else current_notebook()
     if nb is None:
         print("selfgrade: cannot tell which notebook this is; call selfgrade('path/to/notebook.ipynb')")

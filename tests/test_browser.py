@@ -180,11 +180,13 @@ def _run_all(page, timeout_ms: int) -> None:
 
 def _validate(page) -> str:
     button = page.locator(".jp-Toolbar button:has-text('Validate'), .jp-Toolbar [title*='Validate' i]")
-    assert button.count() > 0, "nbgrader's Validate button is missing from the notebook toolbar: is the @jupyter/nbgrader extension installed and enabled?"
+    assert button.count() > 0, ("nbgrader's Validate button is missing from the notebook toolbar: is the "
+                                "@jupyter/nbgrader extension installed and enabled?")
     button.first.click()
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for(timeout=180_000)
-    page.wait_for_function("() => !document.querySelector('.jp-Dialog')?.innerText.includes('Validating')", timeout=180_000)
+    page.wait_for_function("() => !document.querySelector('.jp-Dialog')?.innerText.includes('Validating')",
+                           timeout=180_000)
     return dialog.inner_text()
 
 
@@ -218,7 +220,8 @@ def test_learner_fills_an_exercise_runs_all_and_validates(browser, lab):
     _run_all(page, timeout_ms=300_000)
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] :text('Error')")
     visible = page.locator(".jp-OutputArea-output:has-text('visible tests passed')")
-    assert visible.count() == 6, f"expected the 6 visible tests to pass; {visible.count()} did (errors: {errors.count()})"
+    assert visible.count() == 6, \
+        f"expected the 6 visible tests to pass; {visible.count()} did (errors: {errors.count()})"
     assert "Exercise 4 visible tests passed." in _outputs(page, _cell_index(work, f"{TYPED_EXERCISE}_visible"))
     images = page.locator(".jp-OutputArea-output img")
     assert images.count() >= 2, f"expected the two figures to render as images; found {images.count()}"
@@ -250,7 +253,8 @@ def test_wrong_answer_is_caught_in_the_browser(browser, lab):
             "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
             " return s && s.getAttribute('data-status') === 'idle'; }", timeout=120_000)
     out = _outputs(page, index + 1)
-    assert "grad_b" in out and "AssertionError" in out, f"the visible test should explain the wrong bias gradient; got {out[:400]}"
+    assert "grad_b" in out and "AssertionError" in out, \
+        f"the visible test should explain the wrong bias gradient; got {out[:400]}"
     verdict = _validate(page)
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-validate-wrong.png"))
     assert "Success" not in verdict and ("failed" in verdict.lower() or "error" in verdict.lower()), verdict[:500]
@@ -276,9 +280,10 @@ def _graded_hostile_course(tmp_path):
     from adversarial.cases_outputs import hostile
     from adversarial.support import ASSIGNMENT, make_course
 
-    from autograder.grading.engine import grade_submission, shutdown_workers_cache
-    from autograder.grading.gradebook import assignment_spec, record_result
-    from autograder.grading.sandbox import Limits
+    from autograder.grading.batch.gradebook import assignment_spec, record_result
+    from autograder.grading.engine import grade_submission
+    from autograder.grading.host.tester import shutdown_workers_cache
+    from autograder.grading.model import Limits
 
     root = tmp_path / "course"
     cfg = make_course(root)
@@ -290,7 +295,8 @@ def _graded_hostile_course(tmp_path):
         f"c.Exchange.root = {str(root / '.nbgrader' / 'exchange')!r}\n")
     folder = root / "submitted" / "mallory" / ASSIGNMENT
     ctx = Ctx(released=root / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", folder=folder,
-              gradebook=root / ".nbgrader" / "gradebook.db", solution=root / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+              gradebook=root / ".nbgrader" / "gradebook.db",
+              solution=root / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
               course_root=root, canary=root / "canary.txt", port=9)
     hostile(ctx)
     try:
@@ -323,7 +329,7 @@ def test_graded_hostile_notebook_runs_nothing_in_formgrader_or_jupyterlab(browse
     as graded but not neutralised does run the script in formgrader: the test can see an attack."""
     from nbgrader.api import Gradebook
 
-    from autograder.grading.gradebook import course_dir, write_outputs
+    from autograder.grading.batch.gradebook import course_dir, write_outputs
 
     cfg, root, result = _graded_hostile_course(tmp_path)
     target = root / "autograded" / "mallory" / "fx_ops" / "fx_ops.ipynb"
@@ -388,9 +394,9 @@ def test_feedback_pages_are_inert_and_render_math_offline(browser, tmp_path):
     """The hostile submission's feedback page runs nothing and asks the network for nothing; a real
     notebook's page (01, the solution as a submission) shows its math, rendered, from file://."""
     from autograder.course import release_path, source_path
-    from autograder.grading.feedback import generate_all, render_feedback
-    from autograder.grading.gradebook import write_outputs
-    from autograder.grading.selfgrade import spec_from_solution
+    from autograder.grading.batch.feedback import generate_all, render_feedback
+    from autograder.grading.batch.gradebook import write_outputs
+    from autograder.grading.commands.selfgrade import spec_from_solution
 
     cfg, root, result = _graded_hostile_course(tmp_path)
     write_outputs(cfg, result)
@@ -418,3 +424,59 @@ def test_feedback_pages_are_inert_and_render_math_offline(browser, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "feedback-offline.png"))
     assert requests == [], f"the page asked the network for {requests[:5]}"
     context.close()
+
+
+def test_formgraders_generate_feedback_and_math_are_safe_offline(browser, tmp_path):
+    """Formgrader, logged in, with every request beyond the server refused: a submission's math is drawn
+    (MathML, no MathJax from a CDN), and its *Generate Feedback* button writes the course's page, with no
+    hidden test, and copies none of the grader's records into feedback/."""
+    from autograder.grading.batch.gradebook import write_outputs
+
+    cfg, root, result = _graded_hostile_course(tmp_path)
+    write_outputs(cfg, result)
+    target = root / "autograded" / "mallory" / "fx_ops" / "fx_ops.ipynb"
+    nb = nbformat.read(str(target), as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("Scaled by $\\sqrt{d_k}$:\n\n$$\\mathrm{softmax}(x)_i = "
+                                                     "\\frac{e^{x_i}}{\\sum_j e^{x_j}}$$"))
+    nbformat.write(nb, str(target))
+    from nbgrader.api import Gradebook
+
+    from autograder.grading.batch.gradebook import course_dir
+
+    cd = course_dir(cfg)
+    with Gradebook(cd.db_url, cd.course_id) as gb:
+        sub_id = gb.find_submission_notebook("fx_ops", "fx_ops", "mallory").id
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _jupyterlab(root, tmp_path) as (base, token):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        outside: list[str] = []
+
+        def route(r):
+            if r.request.url.startswith(base):
+                r.continue_()
+            else:
+                outside.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.goto(f"{base}/lab?token={token}", timeout=90_000)
+        page.wait_for_selector(".jp-LabShell", timeout=90_000)
+        page.goto(f"{base}/formgrader/submissions/{sub_id}/?token={token}", timeout=90_000)
+        page.wait_for_selector("text=hostile outputs displayed", timeout=60_000)
+        maths = page.locator("math")
+        assert maths.count() >= 2, f"{maths.count()} formulas drawn; raw $...$ left: {page.locator('text=$').count()}"
+        box = maths.first.bounding_box()
+        assert box and box["width"] > 3 and box["height"] > 3, box
+        page.screenshot(path=str(ARTIFACTS / "formgrader-math-offline.png"))
+        page.goto(f"{base}/formgrader/manage_assignments?token={token}", timeout=90_000)
+        page.locator(".generate-feedback a").first.click()
+        page.wait_for_selector("#success-modal, #error-modal", timeout=180_000)
+        page.screenshot(path=str(ARTIFACTS / "formgrader-generate-feedback.png"))
+        assert page.locator("#success-modal").count() == 1, page.locator("#error-modal").inner_text()[:2000]
+        context.close()
+    out = root / "feedback" / "mallory" / "fx_ops"
+    assert sorted(p.name for p in out.iterdir()) == ["fx_ops.html"], sorted(p.name for p in out.iterdir())
+    html_page = (out / "fx_ops.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in html_page and "<script" not in html_page.lower()
+    assert "100 / 100" in html_page and "Hidden tests passed." in html_page

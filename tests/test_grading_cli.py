@@ -7,6 +7,7 @@ calibration with the cause. Each command runs as ``python -m autograder ...`` in
 from __future__ import annotations
 
 import csv
+import json
 import os
 import stat
 import subprocess
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from adversarial.cases import CORRECT, NOTEBOOK, WRONG, _answers, mixed
 from adversarial.support import ASSIGNMENT, make_course
 
@@ -68,7 +68,7 @@ def course(tmp_path_factory):
     z = tmp / "submissions.zip"
     with zipfile.ZipFile(z, "w") as zf:
         for name, answers in (("alice_101_201_fx_ops.ipynb", CORRECT),
-                              ("bob_102_202_fx_ops.ipynb", WRONG),
+                              ("bob_LATE_102_202_fx_ops.ipynb", WRONG),         # Canvas marked it late
                               ("carol_103_203_fx_ops.ipynb", mixed(ex3_affine=WRONG["ex3_affine"])),
                               ("dana_104_204_homework-1.ipynb", CORRECT)):
             zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 5, 1, 12, 0, 0)), _notebook(released, answers))
@@ -78,16 +78,19 @@ def course(tmp_path_factory):
         zf.writestr("notes.txt", "not a notebook")
     # the class list, as Canvas exports it: Canvas user ids and SIS logins; frank submits nothing
     roster = tmp / "roster.csv"
-    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n"
-                      "    Points Possible,,,,\n"
-                      '"Liddell, Alice",101,,alice,A\n"Builder, Bob",102,,bob,A\n'
-                      '"Jones, Carol",103,,carol,A\n"Smith, Frank",106,,frank,A\n')
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section,fx_ops (502)\n"
+                      "    Points Possible,,,,,100\n"
+                      '"Liddell, Alice",101,S-101,alice,A,\n"Builder, Bob",102,,bob,A,\n'
+                      '"Jones, Carol",103,,carol,B,\n"Smith, Frank",106,,frank,A,\n"Student, Test",107,,,,\n')
     return {"root": root, "zip": z, "released": released, "tmp": tmp, "roster": roster}
 
 
 def test_collect_grade_feedback_export(course):
+    from nbgrader.api import Gradebook
+
     root = str(course["root"])
-    _run("roster", str(course["roster"]), "--root", root)
+    listed = _run("roster", str(course["roster"]), "--root", root).stdout
+    assert "'Student, Test' is Canvas's test student" in listed, listed
     out = _run("collect", str(course["zip"]), "--root", root).stdout
     for student in ("alice", "bob", "carol", "dana"):
         assert (course["root"] / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists(), out
@@ -104,7 +107,9 @@ def test_collect_grade_feedback_export(course):
                    for p in (course["root"] / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
     assert pages == ["alice", "bob", "carol", "dana"], pages
 
-    _run("export", "--root", root)
+    with Gradebook(f"sqlite:///{course['root'] / '.nbgrader' / 'gradebook.db'}", "dlnlp") as gb:
+        gb.update_or_create_assignment("zz_later")          # released, never handed out: no due date, no submission
+    exported = _run("export", "--root", root).stdout
     exports = course["root"] / "exports"
     rows = _grades(course)
     scores = {s: float(r["score"]) for s, r in rows.items()}
@@ -117,11 +122,30 @@ def test_collect_grade_feedback_export(course):
     # Canvas's gradebook import: Student, ID (the Canvas user id), SIS ids, Section, one column per assignment
     with open(exports / "canvas.csv", newline="") as f:
         canvas = list(csv.reader(f))
-    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
+    # under the header of the roster's gradebook export, so Canvas fills its own column; the assignment
+    # never handed out is left out
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "fx_ops (502)"], canvas[0]
     assert canvas[1][0] == "Points Possible" and canvas[1][-1] == "100"
     by_id = {r[1]: r for r in canvas[2:]}
     assert by_id["101"][0] == "Liddell, Alice" and by_id["101"][-1] == "100" and by_id["106"][-1] == "0"
+    assert by_id["101"][2] == "S-101" and by_id["101"][4] == "A" and by_id["103"][4] == "B"
     assert by_id["104"][3] == "dana"
+    assert "left out (not handed out: no due date and no submission): zz_later" in exported, exported
+    with open(exports / "grades_wide.csv", newline="") as f:
+        assert next(csv.reader(f)) == ["student", ASSIGNMENT, "total", "max_total", "percent"]
+    # Canvas's LATE marker, with no penalty method: in grades.csv, in review.csv and in the summary
+    assert rows["bob"]["lms_late"] == "1" and rows["alice"]["lms_late"] == "0"
+    with open(exports / "review.csv", newline="") as f:
+        late = [r for r in csv.DictReader(f) if r["reason"] == "late"]
+    assert [(r["student"], r["message"]) for r in late] == [
+        ("bob", "Canvas marked it late; no penalty: no late penalty method is set "
+                "(c.LateSubmissionPlugin.penalty_method)")], late
+    assert "1 late submission(s) without a penalty (no late penalty method is set" in exported, exported
+    # the LMS's prefix is not a rename: only dana's file had another name
+    flags = {s: [f["code"] for e in json.loads((course["root"] / "autograded" / s / ASSIGNMENT / "grading.json")
+                                               .read_text())["notebooks"].values() for f in e["flags"]]
+             for s in ("alice", "bob", "carol", "dana")}
+    assert [s for s, codes in flags.items() if "renamed_notebook" in codes] == ["dana"], flags
 
 
 def test_deadlines_penalties_and_extensions_in_every_export(course):

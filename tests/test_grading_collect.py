@@ -17,11 +17,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from adversarial.support import ASSIGNMENT, make_course
-from autograder.grading import collect as collect_mod
-from autograder.grading.collect import _extract, collect, safe_id
-from autograder.grading.gradebook import load_config
+
+from autograder.grading.batch import archives
+from autograder.grading.batch import collect as collect_mod
+from autograder.grading.batch.archives import extract
+from autograder.grading.batch.collect import collect, safe_id
+from autograder.grading.batch.gradebook import load_config
 
 pytestmark = pytest.mark.xdist_group("grading")
 QUIET = dict(log=lambda *a: None)
@@ -84,14 +86,16 @@ def test_canvas_zip(course, tmp_path):
         "bob_LATE_222_333_fx_ops-1.ipynb": _mark(nb, "second try"),
         "carol_444_555_my_homework.ipynb": nb,          # renamed: recognised by its cells
         "readme.txt": b"not a notebook",
-    }, when={"bob_222_111_fx_ops.ipynb": (2024, 5, 1, 9, 0, 0), "bob_LATE_222_333_fx_ops-1.ipynb": (2024, 5, 2, 9, 0, 0)})
+    }, when={"bob_222_111_fx_ops.ipynb": (2024, 5, 1, 9, 0, 0),
+             "bob_LATE_222_333_fx_ops-1.ipynb": (2024, 5, 2, 9, 0, 0)})
     result = collect(cfg, z, **QUIET)
     assert set(result["students"]) == {"alice", "bob", "carol"}
     sub = root / "submitted"
     assert b"second try" in (sub / "bob" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes(), "the latest wins"
     assert _stamp(root, "bob") == datetime(2024, 5, 2, 9, 0, tzinfo=timezone.utc)
     meta = json.loads((sub / "carol" / ASSIGNMENT / "collect.json").read_text())[ASSIGNMENT]
-    assert meta["renamed"] and meta["identified_by"] == "content" and meta["original_name"].endswith("my_homework.ipynb")
+    assert meta["renamed"] and meta["identified_by"] == "content"
+    assert meta["original_name"].endswith("my_homework.ipynb")
     assert meta["layout"] == "canvas" and meta["lms_user_id"] == "444"
     # Canvas's user id goes to the gradebook, for the grade file Canvas imports
     from nbgrader.api import Gradebook
@@ -251,7 +255,7 @@ def test_a_bad_inner_zip_is_quarantined_and_everyone_else_collected(course, tmp_
 def test_an_oversized_file_in_a_students_zip(course, tmp_path, monkeypatch):
     """A file over the size limit (lowered here) inside a student's zip: that zip is refused."""
     cfg, root, nb = course
-    monkeypatch.setattr(collect_mod, "MAX_FILE", 1 << 20)
+    monkeypatch.setattr(archives, "MAX_FILE", 1 << 20)
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("fx_ops.ipynb", nb)
@@ -279,7 +283,7 @@ def test_an_unsafe_entry_of_the_download_itself_is_left_out(course, tmp_path):
     assert sum("unsafe path" in r for _, r in result["quarantined"]) == 2
     assert not (tmp_path.parent / "escaped.ipynb").exists()
     with pytest.raises(ValueError):
-        _extract(z, tmp_path / "out")          # without a quarantine list an unsafe entry raises
+        extract(z, tmp_path / "out")          # without a quarantine list an unsafe entry raises
     assert not (tmp_path.parent / "escaped.ipynb").exists()
 
 
@@ -368,7 +372,7 @@ def test_a_notebook_too_large_or_too_nested_to_parse_is_quarantined_unparsed(cou
 def test_the_course_notebooks_are_far_within_the_parsing_limits():
     """Every solution and released notebook of the course nests and branches far less than what
     collect and the grader refuse to parse, and the skeleton count agrees with the parsed JSON."""
-    from autograder.grading.jsonlimits import MAX_CONTAINERS, MAX_DEPTH, refusal, skeleton_stats
+    from autograder.grading.notebook.jsonlimits import MAX_CONTAINERS, MAX_DEPTH, refusal, skeleton_stats
 
     repo = Path(__file__).resolve().parents[1]
     paths = sorted(repo.glob("solutions/*/*.ipynb")) + sorted(repo.glob("notebooks/*/*.ipynb"))
@@ -389,3 +393,65 @@ def test_the_course_notebooks_are_far_within_the_parsing_limits():
         assert (opened, depth) == count(json.loads(raw)), p
         assert depth <= MAX_DEPTH // 4 and opened <= MAX_CONTAINERS // 100, (p, opened, depth)
         assert refusal(raw) is None
+
+
+CANVAS_ROSTER = ("Student,ID,SIS User ID,SIS Login ID,Section,01_backprop (501),fx_ops (502)\n"
+                 "    Points Possible,,,,,100,100\n"
+                 '"Liddell, Alice",101,S-0001,alice,Section A,,\n'
+                 '"Student, Test",999,,,,,\n'
+                 '"Nobody, Ann",108,,,Section B,,\n')
+
+
+def test_the_roster_names_every_row_it_skips(course, tmp_path):
+    from autograder.grading.batch.roster import import_roster, read_canvas_roster
+
+    cfg, root, _ = course
+    path = tmp_path / "students.csv"
+    path.write_text(CANVAS_ROSTER)
+    lines = []
+    result = import_roster(cfg, path, log=lines.append)
+    assert result["students"] == ["alice"]
+    text = "\n".join(lines)
+    assert "'Student, Test' is Canvas's test student" in text, text
+    assert "'Nobody, Ann' has no student id" in text, text
+    assert "Points Possible" not in text
+    # what canvas.csv gives back and the gradebook has no field for
+    kept = read_canvas_roster(cfg)
+    assert kept["students"]["alice"] == {"sis_user_id": "S-0001", "section": "Section A"}
+    assert kept["assignments"] == {"01_backprop": "01_backprop (501)", "fx_ops": "fx_ops (502)"}
+
+
+def test_the_readmes_roster_name_is_ignored_by_git():
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    for name in ("students.csv", "roster.csv"):
+        assert subprocess.run(["git", "check-ignore", "-q", name], cwd=repo).returncode == 0, name
+
+
+def test_the_lms_prefix_is_not_a_rename(course, tmp_path):
+    """Canvas's ``name_userid_submissionid_`` (and its ``-1`` of a resubmission) is the LMS's, not the
+    student's: only a file the student named otherwise is a renamed notebook; Canvas's LATE is kept."""
+    cfg, root, nb = course
+    z = _zip(tmp_path / "canvas.zip", {
+        "alice_12345_67890_fx_ops.ipynb": nb,
+        "bob_LATE_222_333_fx_ops-1.ipynb": nb,
+        "carol_444_555_my_homework.ipynb": nb,
+    })
+    collect(cfg, z, **QUIET)
+    meta = {s: json.loads((root / "submitted" / s / ASSIGNMENT / "collect.json").read_text())[ASSIGNMENT]
+            for s in ("alice", "bob", "carol")}
+    assert {s: m["renamed"] for s, m in meta.items()} == {"alice": False, "bob": False, "carol": True}, meta
+    assert meta["carol"]["original_name"] == "my_homework.ipynb"
+    assert meta["bob"]["lms_late"] is True and meta["alice"]["lms_late"] is False
+
+
+def test_every_collects_record_is_kept(course, tmp_path):
+    """A second download collected later appends its rows to ``.collect.csv``: the first one's stay."""
+    cfg, root, nb = course
+    collect(cfg, _zip(tmp_path / "first.zip", {"alice_1_2_fx_ops.ipynb": nb}), **QUIET)
+    collect(cfg, _zip(tmp_path / "second.zip", {"bob_3_4_fx_ops.ipynb": nb}), **QUIET)
+    rows = _report(root)
+    assert [(r["student"], r["origin"]) for r in rows] == [("alice", "alice_1_2_fx_ops.ipynb"),
+                                                          ("bob", "bob_3_4_fx_ops.ipynb")], rows
+    assert (root / "submitted" / ".collect.csv").read_text().count("student,assignment,notebook") == 1

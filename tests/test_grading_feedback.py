@@ -14,15 +14,22 @@ import shutil
 
 import nbformat
 import pytest
-
 from adversarial.cases import CORRECT, NOTEBOOK  # loads cases_outputs too
 from adversarial.cases_outputs import PAYLOAD, PNG
+
 from autograder.course import assignments, release_path, source_path
-from autograder.grading.engine import released_source, sanitize
-from autograder.grading.feedback import (FeedbackError, _page_text, generate_all, hidden_lines, main,
-                                         released_lines, render_feedback)
-from autograder.grading.neutralise import neutralise
-from autograder.grading.selfgrade import spec_from_solution
+from autograder.grading.batch.feedback import (
+    FeedbackError,
+    _page_text,
+    generate_all,
+    hidden_lines,
+    released_lines,
+    render_feedback,
+)
+from autograder.grading.commands.feedback import main
+from autograder.grading.commands.selfgrade import spec_from_solution
+from autograder.grading.notebook.neutralise import neutralise
+from autograder.grading.notebook.sanitize import released_source, sanitize
 
 NAMES = assignments()
 
@@ -125,15 +132,18 @@ def _hostile_notebook():
                        widgets={"application/vnd.jupyter.widget-state+json": {"x": "</script><script>x"}},
                        kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"})
     code = nbformat.v4.new_code_cell("x = 1")
-    code.metadata.update(trusted=True, jupyter={"source_hidden": True}, nbgrader={"grade_id": "<script>", "grade": True})
+    code.metadata.update(trusted=True, jupyter={"source_hidden": True},
+                         nbgrader={"grade_id": "<script>", "grade": True})
     code.outputs = [
         nbformat.v4.new_output("display_data", data={"text/html": f"<b>kept</b><script>{PAYLOAD}</script>"
-                                                                  f"<img src=x onerror=\"{PAYLOAD}\"><table><tr><td>1</td></tr></table>",
+                                                                  f"<img src=x onerror=\"{PAYLOAD}\">"
+                                                                  "<table><tr><td>1</td></tr></table>",
                                                      "text/plain": "<html>"}),
         nbformat.v4.new_output("display_data", data={"application/javascript": PAYLOAD}),
         nbformat.v4.new_output("display_data", data={"image/svg+xml": f"<svg onload=\"{PAYLOAD}\"/>"}),
         nbformat.v4.new_output("display_data", data={"image/png": f"\"><script>{PAYLOAD}</script>"}),
-        nbformat.v4.new_output("display_data", data={"image/png": PNG}, metadata={"image/png": {"width": '1" onload="x'}}),
+        nbformat.v4.new_output("display_data", data={"image/png": PNG},
+                               metadata={"image/png": {"width": '1" onload="x'}}),
         nbformat.v4.new_output("execute_result", data={"text/plain": "42", "text/latex": "$x$"}, execution_count=3),
         nbformat.v4.new_output("stream", name="stdout", text="<i>printed</i>\n"),
     ]
@@ -219,8 +229,9 @@ def test_a_page_that_fails_does_not_stop_the_others(tmp_path):
 def test_feedback_after_real_grading(name, tmp_path):
     """The sealed grader's own output for the solution and for the untouched notebook of 01 and 07 (whose
     feedback failed for every student when visible lines counted as hidden) gives pages without hidden code."""
-    from autograder.grading.engine import grade_submission, shutdown_workers_cache
-    from autograder.grading.sandbox import Limits
+    from autograder.grading.engine import grade_submission
+    from autograder.grading.host.tester import shutdown_workers_cache
+    from autograder.grading.model import Limits
 
     spec = spec_from_solution(source_path(name), release_path(name))
     nbspec = spec.notebooks[0]
@@ -239,3 +250,64 @@ def test_feedback_after_real_grading(name, tmp_path):
                 assert result["score"] == 0 and "Hidden tests passed." not in page
     finally:
         shutdown_workers_cache()
+
+
+@pytest.mark.xdist_group("grading")
+def test_formgraders_generate_feedback_writes_the_courses_page(tmp_path):
+    """Stock ``nbgrader generate_feedback`` (formgrader's button), with the course's configuration, writes
+    the course's page: no hidden test, no MathJax, and none of the grader's records in feedback/."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from adversarial.support import ASSIGNMENT, make_course
+
+    from autograder.course import ROOT
+    from autograder.grading.batch.gradebook import assignment_spec, record_result, write_outputs
+    from autograder.grading.engine import grade_submission
+    from autograder.grading.host.tester import shutdown_workers_cache
+    from autograder.grading.model import Limits
+
+    root = tmp_path / "course"
+    cfg = make_course(root)
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"load_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        f"c.CourseDirectory.db_url = {'sqlite:///' + str(root / '.nbgrader' / 'gradebook.db')!r}\n"
+        f"c.Exchange.root = {str(root / '.nbgrader' / 'exchange')!r}\n")
+    folder = root / "submitted" / "alice" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    shutil.copy(root / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", folder / f"{NOTEBOOK}.ipynb")
+    (folder / "collect.json").write_text("{}")
+    try:
+        result = grade_submission(assignment_spec(cfg, ASSIGNMENT), "alice", folder,
+                                  Limits(cell_timeout=30, notebook_timeout=120, threads=1))
+    finally:
+        shutdown_workers_cache()
+    record_result(cfg, result)
+    write_outputs(cfg, result)
+    graded = root / "autograded" / "alice" / ASSIGNMENT
+    assert "BEGIN HIDDEN TESTS" in (graded / f"{NOTEBOOK}.ipynb").read_text()      # the grader's own copy
+    env = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_DB_URL", "JUPYTER_CONFIG_PATH")}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "generate_feedback", ASSIGNMENT, "--force"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = root / "feedback" / "alice" / ASSIGNMENT
+    page = (out / f"{NOTEBOOK}.html").read_text()
+    spec = assignment_spec(cfg, ASSIGNMENT).notebooks[0]
+    secret = hidden_lines(spec, released_lines(spec, root / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
+    assert "BEGIN HIDDEN TESTS" not in page
+    _assert_clean_page(page, secret)
+    assert "0 / 100" in page
+    assert sorted(p.name for p in out.iterdir()) == [f"{NOTEBOOK}.html"], sorted(p.name for p in out.iterdir())
+
+
+def test_formgraders_math_needs_no_cdn():
+    """Formgrader's nbconvert view gets the math of Markdown cells as MathML (drawn with no MathJax)."""
+    from autograder.formgrader import to_mathml
+
+    text = to_mathml("Scale by $\\sqrt{d_k}$, not `$x$`:\n\n$$\\mathrm{softmax}(x)_i = e^{x_i}$$\nprice $5 and $6")
+    assert text.count("<math") == 2 and "`$x$`" in text and "$5 and $6" in text

@@ -5,12 +5,12 @@ import shutil
 
 import nbformat
 import pytest
-
 from adversarial.cases import CORRECT, NOTEBOOK, WRONG
 from adversarial.support import ASSIGNMENT, make_course
-from autograder.grading.engine import shutdown_workers_cache
-from autograder.grading.sandbox import Limits
-from autograder.grading.selfcheck import check
+
+from autograder.grading.commands.check import check
+from autograder.grading.host.tester import shutdown_workers_cache
+from autograder.grading.model import Limits
 
 pytestmark = pytest.mark.xdist_group("grading")
 
@@ -102,7 +102,8 @@ def test_problems_that_would_cost_points_block(released, tmp_path):
     code = check(path, released, LIMITS, log=lines.append)
     text = "\n".join(lines)
     assert code == 1, text
-    assert "PROBLEM: the locked cell ex1_scale_visible was edited" in text, text
+    assert "PROBLEM: you edited the locked cell ex1_scale_visible (cell " in text, text
+    assert "Restore it: undo the edit" in text and "copy the cell ex1_scale_visible back from" in text, text
     assert "fx_ops.ipynb is the name it looks for first" in text
 
 
@@ -113,3 +114,39 @@ def test_a_broken_file_is_reported(released, tmp_path):
     lines = []
     assert check(path, released, LIMITS, log=lines.append) == 1
     assert any("not valid notebook JSON" in line for line in lines)
+
+
+def _own_course(released, tmp_path):
+    """A copy of the fixture course (solutions/ and notebooks/; no git history)."""
+    root = tmp_path / "own"
+    shutil.copytree(released.parents[2], root, symlinks=True)
+    return root / "notebooks" / released.parent.name / released.name
+
+
+def test_the_released_file_itself_is_checked_against_the_release(released, tmp_path):
+    """A learner who worked in the release folder: the finished notebook is compared with the notebook
+    as released (made again from solutions/ here), not with itself."""
+    own = _own_course(released, tmp_path)
+    done = _answered(own, tmp_path, CORRECT)
+    shutil.copy(done, own)
+    lines = []
+    code = check(own, own, LIMITS, log=lines.append)
+    text = "\n".join(lines)
+    assert code == 0, text
+    assert "starter code" not in text and "ready to submit" in text and "visible points: 22/22" in text
+    assert "checking against a release made from solutions/" in text
+
+
+def test_an_untouched_copy_is_not_ready_against_an_edited_release(released, tmp_path):
+    """The release folder's notebook holds answers and an edited locked cell; an untouched copy is still
+    the starter code, and no inconsistent-checksum error comes out."""
+    own = _own_course(released, tmp_path)
+    shutil.copy(_answered(own, tmp_path, CORRECT, edit="ex1_scale_visible"), own)
+    blank = tmp_path / "blank" / released.name
+    blank.parent.mkdir()
+    shutil.copy(released, blank)
+    lines = []
+    code = check(blank, own, LIMITS, log=lines.append)
+    text = "\n".join(lines)
+    assert code == 1 and "PROBLEM: every answer cell still holds the starter code (4 cells)" in text, text
+    assert "Inconsistent checksums" not in text and "locked cell" not in text, text
