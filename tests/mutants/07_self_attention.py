@@ -106,8 +106,6 @@ MUTANTS = [
            {"torch.ones(T, T, dtype=torch.bool, device=device).tril()": "torch.ones(T, T, dtype=torch.bool).tril()"}),
     Mutant("ex2_masks", "padding-mask positions built on the CPU whatever the device of lengths",
            {"torch.arange(T, device=lengths.device)": "torch.arange(T)"}),
-    Mutant("ex3_heads", "split with view (fails when the feature axis is not contiguous)",
-           {"x.reshape(B, T, num_heads, D // num_heads)": "x.view(B, T, num_heads, D // num_heads)"}),
     Mutant("ex4_mha", "mask moved to the CPU before the attention",
            {"ref.scaled_dot_product_attention(q, k, v, mask)":
             "ref.scaled_dot_product_attention(q, k, v, None if mask is None else mask.cpu())"}),
