@@ -40,7 +40,7 @@ def test_particle_rejects_unknown_kind():
 
 # ---------------------------------------------------------------- the generator
 def test_handwritten_has_the_seed_example():
-    assert ("I'm on the subway now", "난 이제 지하철 안 이야") in T.HANDWRITTEN
+    assert ("I'm on the subway now", "난 이제 지하철 안이야") in T.HANDWRITTEN
     assert all(isinstance(e, str) and isinstance(k, str) for e, k in T.HANDWRITTEN)
 
 
@@ -108,6 +108,9 @@ def test_tokenize_splits_particles_and_detokenize_restores():
     assert T.tokenize("I'm on the subway now") == ["i", "'", "m", "on", "the", "subway", "now"]
     assert T.tokenize("아이가 거북이를 봤다") == ["아이", "가", "거북이", "를", "봤다"]
     assert T.tokenize("사과") == ["사과"]          # 과 ends the word but 사 is no stem
+    # 나를 before 것이다 is the future of 나르다 ("will carry"), not 나 + 를 ("me")
+    assert T.tokenize("나는 상자를 나를 것이다") == ["나", "는", "상자", "를", "나를", "것이다"]
+    assert T.detokenize(T.tokenize("나는 상자를 나를 것이다")) == "나는 상자를 나를 것이다"
     for _, ko in T.generate_pairs(300, seed=5):
         toks = T.tokenize(ko)
         assert T.detokenize(toks) == ko
