@@ -176,7 +176,7 @@ def test_transformer_built_from_given_classes():
             super().__init__(*args, **kwargs)
             built.append("pos")
 
-    kw = dict(d_model=16, num_heads=2, num_layers=3, d_ff=32, dropout=0.0, norm_first=True)
+    kw = {"d_model": 16, "num_heads": 2, "num_layers": 3, "d_ff": 32, "dropout": 0.0, "norm_first": True}
     torch.manual_seed(0)
     mine = T.Transformer(11, 13, positional=Pos, encoder_layer=Enc, decoder_layer=Dec, **kw).eval()
     assert sorted(built) == ["dec"] * 3 + ["enc"] * 3 + ["pos"]
