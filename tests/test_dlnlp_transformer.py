@@ -155,3 +155,33 @@ def test_dropout_placement():
         assert enc.self_attn.dropout.p == 0.0 and enc.ff.dropout.p == 0.0 and enc.dropout1.p == 0.1
         assert dec.cross_attn.dropout.p == 0.0 and dec.dropout3.p == 0.1
     assert paper.pos.dropout.p == 0.1
+
+
+def test_transformer_built_from_given_classes():
+    # a notebook passes its own classes; the model is built from them and computes what the reference does
+    built = []
+
+    class Enc(T.EncoderLayer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append("enc")
+
+    class Dec(T.DecoderLayer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append("dec")
+
+    class Pos(T.PositionalEncoding):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append("pos")
+
+    kw = {"d_model": 16, "num_heads": 2, "num_layers": 3, "d_ff": 32, "dropout": 0.0, "norm_first": True}
+    torch.manual_seed(0)
+    mine = T.Transformer(11, 13, positional=Pos, encoder_layer=Enc, decoder_layer=Dec, **kw).eval()
+    assert sorted(built) == ["dec"] * 3 + ["enc"] * 3 + ["pos"]
+    assert all(type(layer) is Enc for layer in mine.encoder) and all(type(layer) is Dec for layer in mine.decoder)
+    torch.manual_seed(0)
+    reference = T.Transformer(11, 13, **kw).eval()
+    src, tgt = torch.tensor([[3, 4, 5, 0]]), torch.tensor([[1, 6, 7]])
+    torch.testing.assert_close(mine(src, tgt), reference(src, tgt), rtol=0, atol=0)

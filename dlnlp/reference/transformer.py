@@ -317,20 +317,29 @@ class Transformer(nn.Module):
     target shifted right (``<sos> y_1 ... y_{T-1}``). Embeddings are scaled by ``sqrt(d_model)`` and
     summed with the sinusoidal positional encoding, as in the paper. With ``norm_first=True``
     (pre-norm) a final LayerNorm closes each stack.
+
+    ``positional``, ``encoder_layer`` and ``decoder_layer`` are the classes the model is built from
+    (default: this module's); a notebook passes its own classes with the same constructor signatures
+    (``positional(d_model, max_len, dropout)``, ``encoder_layer(d_model, num_heads, d_ff, dropout,
+    norm_first, inner_dropout=...)``, ``decoder_layer`` likewise).
     """
 
     def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 64, num_heads: int = 4,
                  num_layers: int = 2, d_ff: int = 128, dropout: float = 0.1, max_len: int = 256,
-                 norm_first: bool = False, pad_id: int = 0, inner_dropout: float | None = None):
+                 norm_first: bool = False, pad_id: int = 0, inner_dropout: float | None = None,
+                 positional: type[nn.Module] | None = None, encoder_layer: type[nn.Module] | None = None,
+                 decoder_layer: type[nn.Module] | None = None):
         super().__init__()
+        positional = positional or PositionalEncoding
+        encoder_layer, decoder_layer = encoder_layer or EncoderLayer, decoder_layer or DecoderLayer
         self.d_model, self.pad_id = d_model, pad_id
         self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
-        self.pos = PositionalEncoding(d_model, max_len, dropout)
-        self.encoder = nn.ModuleList(EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first,
-                                                  inner_dropout=inner_dropout) for _ in range(num_layers))
-        self.decoder = nn.ModuleList(DecoderLayer(d_model, num_heads, d_ff, dropout, norm_first,
-                                                  inner_dropout=inner_dropout) for _ in range(num_layers))
+        self.pos = positional(d_model, max_len, dropout)
+        self.encoder = nn.ModuleList(encoder_layer(d_model, num_heads, d_ff, dropout, norm_first,
+                                                   inner_dropout=inner_dropout) for _ in range(num_layers))
+        self.decoder = nn.ModuleList(decoder_layer(d_model, num_heads, d_ff, dropout, norm_first,
+                                                   inner_dropout=inner_dropout) for _ in range(num_layers))
         self.enc_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
         self.dec_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
         self.generator = nn.Linear(d_model, tgt_vocab)

@@ -101,4 +101,16 @@ MUTANTS = [
            {"        B, T = ids.shape\n": "        B, T = ids.shape\n        ids.masked_fill_(~mask, 0)\n"}),
     Mutant("ex5_coref", "padding masked on the query axis too (padded rows see nothing)",
            {"pad = mask[:, None, None, :]": "pad = mask[:, None, None, :] & mask[:, None, :, None]"}),
+    # round 3: devices, layout, parameters at their initial values
+    Mutant("ex2_masks", "causal mask ignores its device argument (always on the CPU)",
+           {"torch.ones(T, T, dtype=torch.bool, device=device).tril()": "torch.ones(T, T, dtype=torch.bool).tril()"}),
+    Mutant("ex2_masks", "padding-mask positions built on the CPU whatever the device of lengths",
+           {"torch.arange(T, device=lengths.device)": "torch.arange(T)"}),
+    Mutant("ex4_mha", "mask moved to the CPU before the attention",
+           {"ref.scaled_dot_product_attention(q, k, v, mask)":
+            "ref.scaled_dot_product_attention(q, k, v, None if mask is None else mask.cpu())"}),
+    Mutant("ex5_coref", "norm1 and norm2 swapped (invisible while both hold weight 1 and bias 0)",
+           {"x = norm1(x + a)": "x = norm2(x + a)", "x = norm2(x + ff(x))": "x = norm1(x + ff(x))"}),
+    Mutant("ex5_coref", "norm1 reused after the feed-forward",
+           {"x = norm2(x + ff(x))": "x = norm1(x + ff(x))"}),
 ]

@@ -126,4 +126,40 @@ MUTANTS = [
             "s = torch.tensor(float(step), dtype=torch.float64)\n    return d_model ** -0.5 * torch.minimum(s ** -0.5, s * warmup ** -1.5)"}),
     Mutant("ex6_noam", "only step 0 is mapped to step 1 (a negative step breaks)",
            {"    step = max(step, 1)\n": "    step = 1 if step == 0 else step\n"}),
+    # round 3: modes, parameters at their initial values, gradient flow, devices, precision, layout
+    Mutant("ex2_encoder_layer", "functional dropout on the sublayer outputs (F.dropout without training=: still drops in eval)",
+           {"self.dropout1(self.self_attn(x, x, x, mask)[0])": "F.dropout(self.self_attn(x, x, x, mask)[0], self.dropout1.p)",
+            "self.dropout2(self.ff(x))": "F.dropout(self.ff(x), self.dropout2.p)"}),
+    Mutant("ex2_encoder_layer", "functional dropout in pre-norm (still drops in eval)",
+           {"x = x + self.dropout2(self.ff(self.norm2(x)))": "x = x + F.dropout(self.ff(self.norm2(x)), self.dropout2.p)"}),
+    Mutant("ex3_decoder_layer", "functional dropout on the cross-attention output (still drops in eval)",
+           {"self.dropout2(self.cross_attn(y, memory, memory, memory_mask)[0])":
+            "F.dropout(self.cross_attn(y, memory, memory, memory_mask)[0], self.dropout2.p)",
+            "self.dropout2(self.cross_attn(h, memory, memory, memory_mask)[0])":
+            "F.dropout(self.cross_attn(h, memory, memory, memory_mask)[0], self.dropout2.p)"}),
+    Mutant("ex3_decoder_layer", "functional dropout on the feed-forward output, pre-norm (still drops in eval)",
+           {"y = y + self.dropout3(self.ff(self.norm3(y)))": "y = y + F.dropout(self.ff(self.norm3(y)), p=self.dropout3.p)"}),
+    Mutant("ex3_decoder_layer", "memory detached in the cross-attention (the encoder gets no gradient)",
+           {"self.cross_attn(y, memory, memory, memory_mask)": "self.cross_attn(y, memory.detach(), memory.detach(), memory_mask)",
+            "self.cross_attn(h, memory, memory, memory_mask)": "self.cross_attn(h, memory.detach(), memory.detach(), memory_mask)"}),
+    Mutant("ex4_transformer", "enc_norm and dec_norm swapped (invisible while both hold weight 1 and bias 0)",
+           {"return self.enc_norm(x), src_mask": "return self.dec_norm(x), src_mask",
+            "return self.generator(self.dec_norm(y))": "return self.generator(self.enc_norm(y))"}),
+    Mutant("ex4_transformer", "dec_norm used to close the encoder too",
+           {"return self.enc_norm(x), src_mask": "return self.dec_norm(x), src_mask"}),
+    Mutant("ex4_transformer", "memory detached in decode (the encoder never learns from the translation loss)",
+           {"y = layer(y, memory, tgt_mask, src_mask)": "y = layer(y, memory.detach(), tgt_mask, src_mask)"}),
+    Mutant("ex4_transformer", "causal mask built on the CPU whatever the input's device",
+           {"tgt_mask = ref.make_tgt_mask(tgt_in, self.pad_id)":
+            "T = tgt_in.size(1)\n        tgt_mask = (tgt_in != self.pad_id)[:, None, None, :] & torch.ones(T, T, dtype=torch.bool).tril()"}),
+    Mutant("ex4_transformer", "source mask moved to the CPU",
+           {"src_mask = ref.make_src_mask(src, self.pad_id)": "src_mask = ref.make_src_mask(src, self.pad_id).cpu()"}),
+    Mutant("ex5_label_smoothing", "view where the sliced (non-contiguous) logits need reshape",
+           {"logp = F.log_softmax(logits.reshape(-1, V), dim=-1)": "logp = F.log_softmax(logits.view(-1, V), dim=-1)"}),
+    Mutant("ex6_noam", "the rate rounded through a float32 tensor",
+           {"return d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)":
+            "return float(torch.tensor(d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5), dtype=torch.float32))"}),
+    Mutant("ex6_noam", "the minimum taken on float32 tensors, then .item()",
+           {"return d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)":
+            "s = torch.tensor(float(step))\n    return (d_model ** -0.5 * torch.minimum(s ** -0.5, s * warmup ** -1.5)).item()"}),
 ]
