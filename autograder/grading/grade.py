@@ -29,6 +29,7 @@ from . import sandbox
 from .engine import ENGINE_VERSION, AssignmentSpec
 from .gradebook import (assignment_spec, course_dir, load_config, read_timestamp, record_result,
                         result_path, submissions, write_outputs)
+from .dask_runner import DaskUnavailable, SchedulerLost, scheduler_address
 from .pool import WorkerPool, run_jobs
 from .sandbox import Limits
 
@@ -238,7 +239,7 @@ def _apply_calibration(spec: AssignmentSpec, rep: dict) -> AssignmentSpec:
 
 def grade_all(cfg, assignments: list[str] | None = None, students: list[str] | None = None,
               workers: int = 2, limits: Limits | None = None, isolation: str = "auto", force: bool = False,
-              do_calibrate: bool = True, log=print) -> dict:
+              do_calibrate: bool = True, log=print, scheduler: str | None = None) -> dict:
     """Grade all submissions (see the module docstring); return a summary."""
     limits = limits or Limits()
     iso = sandbox.detect(isolation)
@@ -254,7 +255,13 @@ def grade_all(cfg, assignments: list[str] | None = None, students: list[str] | N
         except Exception as e:
             log(f"skipping {a}: not in the gradebook ({type(e).__name__}: {e}); run generate_assignment "
                 "(python -m autograder release) first")
-    pool = WorkerPool(workers)
+    if scheduler:
+        from .dask_runner import DaskPool
+
+        log(f"grading on the Dask scheduler at {scheduler}")
+        pool = DaskPool(scheduler, iso.level, Path(course_dir(cfg).root), log=log)
+    else:
+        pool = WorkerPool(workers)
     try:
         return _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrate, log)
     finally:
@@ -355,19 +362,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=None, help="course root (default: the repository)")
     p.add_argument("--db", default=None, help="gradebook URL (default: the course's, e.g. sqlite)")
     p.add_argument("--feedback", action="store_true", help="generate feedback afterwards")
+    p.add_argument("--scheduler", default=None,
+                   help="grade on the workers of this Dask scheduler, e.g. tcp://HOST:8786 (default: "
+                        "$DLNLP_DASK_SCHEDULER, else the local pool)")
     add_limit_args(p)
     args = p.parse_args(argv)
     cfg = load_config(args.root, args.db)
     limits = limits_from(args, cfg, args.workers)
     try:
         summary = grade_all(cfg, args.assignments or None, args.student, args.workers, limits, args.isolation,
-                            args.force, not args.no_calibrate)
+                            args.force, not args.no_calibrate, scheduler=scheduler_address(args.scheduler))
     except CalibrationError as e:
         print(e, file=sys.stderr)
         return 3
     except sandbox.IsolationUnavailable as e:
         print(f"not graded: {e}", file=sys.stderr)
         return 4
+    except DaskUnavailable as e:
+        print(f"not graded: {e}", file=sys.stderr)
+        return 5
+    except SchedulerLost as e:
+        print(f"stopped: {e}", file=sys.stderr)
+        return 6
     if args.feedback:
         from .feedback import generate_all
         generate_all(cfg, args.assignments or None, args.student)
