@@ -9,7 +9,6 @@ def pytest_configure(config):
     # Under pytest-xdist every worker runs its own kernels: one thread each keeps 2 workers from
     # fighting over 2 cores. Kernels inherit the variable.
     import os
-
     import sys
 
     # As in an activated virtual environment: nbgrader starts `alembic` and kernels by name.

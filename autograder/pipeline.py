@@ -116,18 +116,18 @@ def secret_lines(source_nb) -> set[str]:
     for cell in source_nb.cells:
         text = cell.source
         for _, body in _REGION.findall(text):
-            secret.update(l.strip() for l in body.splitlines())
+            secret.update(line.strip() for line in body.splitlines())
         outside = _REGION.sub("", text)
-        public.update(l.strip() for l in outside.splitlines())
-    return {l for l in secret - public
-            if len(l) >= 12 and not l.startswith("#") and l not in {"pass", "return None"}}
+        public.update(line.strip() for line in outside.splitlines())
+    return {line for line in secret - public
+            if len(line) >= 12 and not line.startswith("#") and line not in {"pass", "return None"}}
 
 
 def leaks(source_nb, student_nb) -> list[str]:
     """Secret lines of ``source_nb`` found in ``student_nb`` (sources and outputs), plus any marker."""
     text = nbformat.writes(student_nb)
     found = [m for m in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS") if m in text]
-    student_lines = {l.strip() for c in student_nb.cells for l in c.source.splitlines()}
+    student_lines = {line.strip() for c in student_nb.cells for line in c.source.splitlines()}
     found += sorted(secret_lines(source_nb) & student_lines)
     return found
 

@@ -256,7 +256,7 @@ NAMES = {"course": "course GPT", "nanogpt": "nanoGPT", "hf": "HF GPT-2"}
 def write_report(res: dict, out_dir: Path) -> Path:
     kinds = res["kinds"]
     tr, mem, gen = res["training"], res["memory"], res["generation"]
-    lines = [f"# The course's GPT beside nanoGPT and Hugging Face GPT-2", "",
+    lines = ["# The course's GPT beside nanoGPT and Hugging Face GPT-2", "",
              f"Measured {res['date']} on {res['machine']}; torch {res['torch']}, {res['threads']} thread(s)"
              f"{', torch.compile' if res['compile'] else ''}. Command: `{res['command']}`.", "",
              "Sizes of the shipped checkpoint (4 layers, 4 heads, width 96, context 320, batch 8, "
@@ -272,7 +272,8 @@ def write_report(res: dict, out_dir: Path) -> Path:
         rel_t = tr["tokens_per_s"][k] / tr["tokens_per_s"]["nanogpt"] if "nanogpt" in kinds else None
         rel_m = mem["peak_mib"][k] / mem["peak_mib"]["nanogpt"] if "nanogpt" in kinds else None
         med = tr.get("median_round_ratio", {}).get(k) if "nanogpt" in kinds else None
-        lines.append(f"| {NAMES[k]} | {tr['tokens_per_s'][k]:.0f} | {_x(rel_t)} | {_x(med)} | {mem['peak_mib'][k]:.0f} | "
+        lines.append(f"| {NAMES[k]} | {tr['tokens_per_s'][k]:.0f} | {_x(rel_t)} | {_x(med)} "
+                     f"| {mem['peak_mib'][k]:.0f} | "
                      f"{_x(rel_m)} | {tr['max_loss_gap'][k]:.1e} |")
     lines += ["", f"{tr['steps']} steps per model; tokens/s of each round: " + "; ".join(
         f"{NAMES[k]} " + ", ".join(f"{v:.0f}" for v in tr["round_tokens_per_s"][k]) for k in kinds), "",

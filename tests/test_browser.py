@@ -180,11 +180,13 @@ def _run_all(page, timeout_ms: int) -> None:
 
 def _validate(page) -> str:
     button = page.locator(".jp-Toolbar button:has-text('Validate'), .jp-Toolbar [title*='Validate' i]")
-    assert button.count() > 0, "nbgrader's Validate button is missing from the notebook toolbar: is the @jupyter/nbgrader extension installed and enabled?"
+    assert button.count() > 0, ("nbgrader's Validate button is missing from the notebook toolbar: is the "
+                                "@jupyter/nbgrader extension installed and enabled?")
     button.first.click()
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for(timeout=180_000)
-    page.wait_for_function("() => !document.querySelector('.jp-Dialog')?.innerText.includes('Validating')", timeout=180_000)
+    page.wait_for_function("() => !document.querySelector('.jp-Dialog')?.innerText.includes('Validating')",
+                           timeout=180_000)
     return dialog.inner_text()
 
 
@@ -218,7 +220,8 @@ def test_learner_fills_an_exercise_runs_all_and_validates(browser, lab):
     _run_all(page, timeout_ms=300_000)
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] :text('Error')")
     visible = page.locator(".jp-OutputArea-output:has-text('visible tests passed')")
-    assert visible.count() == 6, f"expected the 6 visible tests to pass; {visible.count()} did (errors: {errors.count()})"
+    assert visible.count() == 6, \
+        f"expected the 6 visible tests to pass; {visible.count()} did (errors: {errors.count()})"
     assert "Exercise 4 visible tests passed." in _outputs(page, _cell_index(work, f"{TYPED_EXERCISE}_visible"))
     images = page.locator(".jp-OutputArea-output img")
     assert images.count() >= 2, f"expected the two figures to render as images; found {images.count()}"
@@ -250,7 +253,8 @@ def test_wrong_answer_is_caught_in_the_browser(browser, lab):
             "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
             " return s && s.getAttribute('data-status') === 'idle'; }", timeout=120_000)
     out = _outputs(page, index + 1)
-    assert "grad_b" in out and "AssertionError" in out, f"the visible test should explain the wrong bias gradient; got {out[:400]}"
+    assert "grad_b" in out and "AssertionError" in out, \
+        f"the visible test should explain the wrong bias gradient; got {out[:400]}"
     verdict = _validate(page)
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-validate-wrong.png"))
     assert "Success" not in verdict and ("failed" in verdict.lower() or "error" in verdict.lower()), verdict[:500]
@@ -276,9 +280,10 @@ def _graded_hostile_course(tmp_path):
     from adversarial.cases_outputs import hostile
     from adversarial.support import ASSIGNMENT, make_course
 
-    from autograder.grading.engine import grade_submission, shutdown_workers_cache
-    from autograder.grading.gradebook import assignment_spec, record_result
-    from autograder.grading.sandbox import Limits
+    from autograder.grading.batch.gradebook import assignment_spec, record_result
+    from autograder.grading.engine import grade_submission
+    from autograder.grading.host.tester import shutdown_workers_cache
+    from autograder.grading.model import Limits
 
     root = tmp_path / "course"
     cfg = make_course(root)
@@ -290,7 +295,8 @@ def _graded_hostile_course(tmp_path):
         f"c.Exchange.root = {str(root / '.nbgrader' / 'exchange')!r}\n")
     folder = root / "submitted" / "mallory" / ASSIGNMENT
     ctx = Ctx(released=root / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", folder=folder,
-              gradebook=root / ".nbgrader" / "gradebook.db", solution=root / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+              gradebook=root / ".nbgrader" / "gradebook.db",
+              solution=root / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
               course_root=root, canary=root / "canary.txt", port=9)
     hostile(ctx)
     try:
@@ -323,7 +329,7 @@ def test_graded_hostile_notebook_runs_nothing_in_formgrader_or_jupyterlab(browse
     as graded but not neutralised does run the script in formgrader: the test can see an attack."""
     from nbgrader.api import Gradebook
 
-    from autograder.grading.gradebook import course_dir, write_outputs
+    from autograder.grading.batch.gradebook import course_dir, write_outputs
 
     cfg, root, result = _graded_hostile_course(tmp_path)
     target = root / "autograded" / "mallory" / "fx_ops" / "fx_ops.ipynb"
@@ -388,9 +394,9 @@ def test_feedback_pages_are_inert_and_render_math_offline(browser, tmp_path):
     """The hostile submission's feedback page runs nothing and asks the network for nothing; a real
     notebook's page (01, the solution as a submission) shows its math, rendered, from file://."""
     from autograder.course import release_path, source_path
-    from autograder.grading.feedback import generate_all, render_feedback
-    from autograder.grading.gradebook import write_outputs
-    from autograder.grading.selfgrade import spec_from_solution
+    from autograder.grading.batch.feedback import generate_all, render_feedback
+    from autograder.grading.batch.gradebook import write_outputs
+    from autograder.grading.commands.selfgrade import spec_from_solution
 
     cfg, root, result = _graded_hostile_course(tmp_path)
     write_outputs(cfg, result)

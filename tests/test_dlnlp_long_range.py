@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlnlp.data.long_range import (PAD_ID, SequenceTask, local_pattern_task, long_distance_task,
-                                   memory_task)
+from dlnlp.data.long_range import PAD_ID, SequenceTask, local_pattern_task, long_distance_task, memory_task
 from dlnlp.reference.lstm import gru_cell, init_forget_bias, lstm_cell
 
 

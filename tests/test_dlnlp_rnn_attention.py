@@ -7,8 +7,17 @@ import math
 import pytest
 import torch
 
-from dlnlp.reference.rnn_attention import (AdditiveScore, LuongScore, Translator, beam_search, build_model,
-                                           greedy_decode, masked_attention, seq2seq_loss, train_seq2seq)
+from dlnlp.reference.rnn_attention import (
+    AdditiveScore,
+    LuongScore,
+    Translator,
+    beam_search,
+    build_model,
+    greedy_decode,
+    masked_attention,
+    seq2seq_loss,
+    train_seq2seq,
+)
 
 
 def test_masked_attention_masks_before_softmax():
@@ -172,7 +181,8 @@ def test_beam_search_edge_cases():
     assert toks == [2] and abs(score - math.log(0.7 * 0.8)) < 1e-12
     assert set(seen) <= {0, 2, 3} and isinstance(score, float)
     # every candidate impossible: ([], -inf)
-    dead = lambda tokens, state: (torch.full((tokens.shape[0], 4), -math.inf), state)
+    def dead(tokens, state):
+        return torch.full((tokens.shape[0], 4), -math.inf), state
     assert beam_search(dead, torch.tensor([0]), 0, 1, 3, 4) == ([], -math.inf)
     # an <eos> id above 256 ends hypotheses (ids compared with ==)
     big = torch.full((400, 400), -math.inf)

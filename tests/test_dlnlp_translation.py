@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dlnlp.data import translation as T
 from dlnlp import seq2seq as S
+from dlnlp.data import translation as T
 
 
 # ---------------------------------------------------------------- the final-consonant rule
@@ -104,7 +104,8 @@ def test_one_to_one():
 # ---------------------------------------------------------------- tokens
 def test_tokenize_splits_particles_and_detokenize_restores():
     assert T.tokenize("나는 사과를 먹었다") == ["나", "는", "사과", "를", "먹었다"]
-    assert T.tokenize("어제 고양이는 학교에서 책을 읽었다") == ["어제", "고양이", "는", "학교", "에서", "책", "을", "읽었다"]
+    assert T.tokenize("어제 고양이는 학교에서 책을 읽었다") == \
+        ["어제", "고양이", "는", "학교", "에서", "책", "을", "읽었다"]
     assert T.tokenize("I'm on the subway now") == ["i", "'", "m", "on", "the", "subway", "now"]
     assert T.tokenize("아이가 거북이를 봤다") == ["아이", "가", "거북이", "를", "봤다"]
     assert T.tokenize("사과") == ["사과"]          # 과 ends the word but 사 is no stem

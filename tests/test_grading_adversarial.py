@@ -11,17 +11,15 @@ import ctypes
 import json
 import os
 import time
-from pathlib import Path
 
-import nbformat
 import pytest
-
 from adversarial.cases import CASES, NOTEBOOK, Ctx
 from adversarial.support import ASSIGNMENT, Listener, make_course
-from autograder.grading.feedback import generate_all, hidden_lines
-from autograder.grading.gradebook import assignment_spec, course_dir
-from autograder.grading.grade import grade_all
-from autograder.grading.sandbox import Limits
+
+from autograder.grading.batch.feedback import generate_all, hidden_lines
+from autograder.grading.batch.gradebook import assignment_spec, course_dir
+from autograder.grading.batch.grading import grade_all
+from autograder.grading.model import Limits
 
 pytestmark = pytest.mark.xdist_group("grading")
 
@@ -168,18 +166,19 @@ def test_grading_another_student_alone_gives_the_same_grade(batch):
 def test_a_result_of_another_engine_version_is_regraded(batch, monkeypatch):
     """Resuming skips a submission only when its files, assignment, limits, isolation and the engine's
     version are those it was graded with: a result of an older engine is graded again."""
-    from autograder.grading import engine, grade
+    from autograder.grading import model
+    from autograder.grading.batch import calibration, grading
 
     root = batch["root"]
     report = json.loads((root / "autograded" / ".calibration" / f"{ASSIGNMENT}.json").read_text())
-    spec = grade._apply_calibration(assignment_spec(batch["cfg"], ASSIGNMENT), report)
+    spec = calibration.apply_calibration(assignment_spec(batch["cfg"], ASSIGNMENT), report)
     folder = root / "submitted" / "partial" / ASSIGNMENT
     level = batch["summary"]["isolation"]
     stored = batch["results"]["partial"]["input_hash"]
-    assert grade.input_hash(folder, spec, LIMITS, level) == stored
-    monkeypatch.setattr(grade, "ENGINE_VERSION", "1.0")
-    monkeypatch.setattr(engine, "ENGINE_VERSION", "1.0")
-    assert grade.input_hash(folder, spec, LIMITS, level) != stored
+    assert grading.input_hash(folder, spec, LIMITS, level) == stored
+    monkeypatch.setattr(grading, "ENGINE_VERSION", "1.0")
+    monkeypatch.setattr(model, "ENGINE_VERSION", "1.0")
+    assert grading.input_hash(folder, spec, LIMITS, level) != stored
 
 
 def test_resume_skips_graded_submissions(batch):
@@ -207,7 +206,7 @@ def test_feedback_never_shows_hidden_tests(batch):
 def test_export_writes_the_gradebook(batch):
     import csv
 
-    from autograder.grading.export import export_all
+    from autograder.grading.batch.export import export_all
 
     paths = export_all(batch["cfg"], log=lambda *a: None)
     rows = list(csv.DictReader(paths["grades"].open()))

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from adversarial.cases import CORRECT, NOTEBOOK, WRONG, _answers, mixed
 from adversarial.support import ASSIGNMENT, make_course
 

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from adversarial.support import ASSIGNMENT, make_course
-from autograder.grading import collect as collect_mod
-from autograder.grading.collect import _extract, collect, safe_id
-from autograder.grading.gradebook import load_config
+
+from autograder.grading.batch import archives
+from autograder.grading.batch import collect as collect_mod
+from autograder.grading.batch.archives import extract
+from autograder.grading.batch.collect import collect, safe_id
+from autograder.grading.batch.gradebook import load_config
 
 pytestmark = pytest.mark.xdist_group("grading")
 QUIET = dict(log=lambda *a: None)
@@ -84,14 +86,16 @@ def test_canvas_zip(course, tmp_path):
         "bob_LATE_222_333_fx_ops-1.ipynb": _mark(nb, "second try"),
         "carol_444_555_my_homework.ipynb": nb,          # renamed: recognised by its cells
         "readme.txt": b"not a notebook",
-    }, when={"bob_222_111_fx_ops.ipynb": (2024, 5, 1, 9, 0, 0), "bob_LATE_222_333_fx_ops-1.ipynb": (2024, 5, 2, 9, 0, 0)})
+    }, when={"bob_222_111_fx_ops.ipynb": (2024, 5, 1, 9, 0, 0),
+             "bob_LATE_222_333_fx_ops-1.ipynb": (2024, 5, 2, 9, 0, 0)})
     result = collect(cfg, z, **QUIET)
     assert set(result["students"]) == {"alice", "bob", "carol"}
     sub = root / "submitted"
     assert b"second try" in (sub / "bob" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes(), "the latest wins"
     assert _stamp(root, "bob") == datetime(2024, 5, 2, 9, 0, tzinfo=timezone.utc)
     meta = json.loads((sub / "carol" / ASSIGNMENT / "collect.json").read_text())[ASSIGNMENT]
-    assert meta["renamed"] and meta["identified_by"] == "content" and meta["original_name"].endswith("my_homework.ipynb")
+    assert meta["renamed"] and meta["identified_by"] == "content"
+    assert meta["original_name"].endswith("my_homework.ipynb")
     assert meta["layout"] == "canvas" and meta["lms_user_id"] == "444"
     # Canvas's user id goes to the gradebook, for the grade file Canvas imports
     from nbgrader.api import Gradebook
@@ -251,7 +255,7 @@ def test_a_bad_inner_zip_is_quarantined_and_everyone_else_collected(course, tmp_
 def test_an_oversized_file_in_a_students_zip(course, tmp_path, monkeypatch):
     """A file over the size limit (lowered here) inside a student's zip: that zip is refused."""
     cfg, root, nb = course
-    monkeypatch.setattr(collect_mod, "MAX_FILE", 1 << 20)
+    monkeypatch.setattr(archives, "MAX_FILE", 1 << 20)
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("fx_ops.ipynb", nb)
@@ -279,7 +283,7 @@ def test_an_unsafe_entry_of_the_download_itself_is_left_out(course, tmp_path):
     assert sum("unsafe path" in r for _, r in result["quarantined"]) == 2
     assert not (tmp_path.parent / "escaped.ipynb").exists()
     with pytest.raises(ValueError):
-        _extract(z, tmp_path / "out")          # without a quarantine list an unsafe entry raises
+        extract(z, tmp_path / "out")          # without a quarantine list an unsafe entry raises
     assert not (tmp_path.parent / "escaped.ipynb").exists()
 
 
@@ -368,7 +372,7 @@ def test_a_notebook_too_large_or_too_nested_to_parse_is_quarantined_unparsed(cou
 def test_the_course_notebooks_are_far_within_the_parsing_limits():
     """Every solution and released notebook of the course nests and branches far less than what
     collect and the grader refuse to parse, and the skeleton count agrees with the parsed JSON."""
-    from autograder.grading.jsonlimits import MAX_CONTAINERS, MAX_DEPTH, refusal, skeleton_stats
+    from autograder.grading.notebook.jsonlimits import MAX_CONTAINERS, MAX_DEPTH, refusal, skeleton_stats
 
     repo = Path(__file__).resolve().parents[1]
     paths = sorted(repo.glob("solutions/*/*.ipynb")) + sorted(repo.glob("notebooks/*/*.ipynb"))

@@ -11,9 +11,9 @@ import os
 import pytest
 
 from autograder.course import assignments, release_path
-from autograder.grading.engine import shutdown_workers_cache
-from autograder.grading.fidelity import fidelity
-from autograder.grading.sandbox import Limits
+from autograder.grading.commands.fidelity import fidelity
+from autograder.grading.host.tester import shutdown_workers_cache
+from autograder.grading.model import Limits
 
 pytestmark = pytest.mark.xdist_group("grading")
 
@@ -21,7 +21,8 @@ _ONLY = os.environ.get("GRADER_FIDELITY", "all")
 _NAMES = [n for n in assignments() if _ONLY == "all" or n in _ONLY.split(",")]
 
 
-@pytest.mark.parametrize("name", _NAMES or [pytest.param("01_backprop", marks=pytest.mark.skip(reason="no such notebook yet"))])
+@pytest.mark.parametrize("name", _NAMES or [pytest.param("01_backprop",
+                                                         marks=pytest.mark.skip(reason="no such notebook yet"))])
 def test_sealed_grading_agrees_with_the_tests(name):
     lines = []
     try:

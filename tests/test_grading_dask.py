@@ -18,7 +18,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from adversarial.cases import CORRECT, NOTEBOOK, WRONG, _answers, mixed
 from adversarial.support import ASSIGNMENT, make_course
 
@@ -262,7 +261,8 @@ def test_dask_over_tls(classes):
     root = _fresh(classes, "tls")
     tls = _certificates(classes["tmp"] / "certs")
     cluster = Cluster(classes["tmp"], classes["workers_course"], tls=tls)
-    env = _env(DASK_DISTRIBUTED__COMM__TLS__CA_FILE=tls["ca"], DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT=tls["client_cert"],
+    env = _env(DASK_DISTRIBUTED__COMM__TLS__CA_FILE=tls["ca"],
+               DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT=tls["client_cert"],
                DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY=tls["client_key"],
                DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION="True")
     try:

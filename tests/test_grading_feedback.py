@@ -14,15 +14,22 @@ import shutil
 
 import nbformat
 import pytest
-
 from adversarial.cases import CORRECT, NOTEBOOK  # loads cases_outputs too
 from adversarial.cases_outputs import PAYLOAD, PNG
+
 from autograder.course import assignments, release_path, source_path
-from autograder.grading.engine import released_source, sanitize
-from autograder.grading.feedback import (FeedbackError, _page_text, generate_all, hidden_lines, main,
-                                         released_lines, render_feedback)
-from autograder.grading.neutralise import neutralise
-from autograder.grading.selfgrade import spec_from_solution
+from autograder.grading.batch.feedback import (
+    FeedbackError,
+    _page_text,
+    generate_all,
+    hidden_lines,
+    released_lines,
+    render_feedback,
+)
+from autograder.grading.commands.feedback import main
+from autograder.grading.commands.selfgrade import spec_from_solution
+from autograder.grading.notebook.neutralise import neutralise
+from autograder.grading.notebook.sanitize import released_source, sanitize
 
 NAMES = assignments()
 
@@ -125,15 +132,18 @@ def _hostile_notebook():
                        widgets={"application/vnd.jupyter.widget-state+json": {"x": "</script><script>x"}},
                        kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"})
     code = nbformat.v4.new_code_cell("x = 1")
-    code.metadata.update(trusted=True, jupyter={"source_hidden": True}, nbgrader={"grade_id": "<script>", "grade": True})
+    code.metadata.update(trusted=True, jupyter={"source_hidden": True},
+                         nbgrader={"grade_id": "<script>", "grade": True})
     code.outputs = [
         nbformat.v4.new_output("display_data", data={"text/html": f"<b>kept</b><script>{PAYLOAD}</script>"
-                                                                  f"<img src=x onerror=\"{PAYLOAD}\"><table><tr><td>1</td></tr></table>",
+                                                                  f"<img src=x onerror=\"{PAYLOAD}\">"
+                                                                  "<table><tr><td>1</td></tr></table>",
                                                      "text/plain": "<html>"}),
         nbformat.v4.new_output("display_data", data={"application/javascript": PAYLOAD}),
         nbformat.v4.new_output("display_data", data={"image/svg+xml": f"<svg onload=\"{PAYLOAD}\"/>"}),
         nbformat.v4.new_output("display_data", data={"image/png": f"\"><script>{PAYLOAD}</script>"}),
-        nbformat.v4.new_output("display_data", data={"image/png": PNG}, metadata={"image/png": {"width": '1" onload="x'}}),
+        nbformat.v4.new_output("display_data", data={"image/png": PNG},
+                               metadata={"image/png": {"width": '1" onload="x'}}),
         nbformat.v4.new_output("execute_result", data={"text/plain": "42", "text/latex": "$x$"}, execution_count=3),
         nbformat.v4.new_output("stream", name="stdout", text="<i>printed</i>\n"),
     ]
@@ -219,8 +229,9 @@ def test_a_page_that_fails_does_not_stop_the_others(tmp_path):
 def test_feedback_after_real_grading(name, tmp_path):
     """The sealed grader's own output for the solution and for the untouched notebook of 01 and 07 (whose
     feedback failed for every student when visible lines counted as hidden) gives pages without hidden code."""
-    from autograder.grading.engine import grade_submission, shutdown_workers_cache
-    from autograder.grading.sandbox import Limits
+    from autograder.grading.engine import grade_submission
+    from autograder.grading.host.tester import shutdown_workers_cache
+    from autograder.grading.model import Limits
 
     spec = spec_from_solution(source_path(name), release_path(name))
     nbspec = spec.notebooks[0]

@@ -7,10 +7,11 @@ step is the command the docs give, each in its own process, as the instructor or
 home folder and user name):
 
 stock ``nbgrader generate_assignment --force`` and ``db assignment add --duedate``, ``release_assignment``;
-students ``fetch_assignment`` and ``submit`` (with ``--student``, since every user here is one login; one solves it, one hands in the untouched notebook, one
-solves it after the due date); ``roster``; ``nbgrader collect``; ``python -m autograder grade`` and
-``feedback``; ``nbgrader release_feedback`` and the students' ``fetch_feedback``; ``python -m autograder
-export`` with an extension and the penalty, compared with stock ``nbgrader export``.
+students ``fetch_assignment`` and ``submit`` (with ``--student``, since every user here is one login; one
+solves it, one hands in the untouched notebook, one solves it after the due date); ``roster``;
+``nbgrader collect``; ``python -m autograder grade`` and ``feedback``; ``nbgrader release_feedback`` and
+the students' ``fetch_feedback``; ``python -m autograder export`` with an extension and the penalty,
+compared with stock ``nbgrader export``.
 """
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ class Hub:
         proc = subprocess.run(cmd, cwd=cwd or (self.tmp / "home" / user), env=self.env(user), text=True,
                               capture_output=True, timeout=900)
         if ok:
-            assert proc.returncode == 0, f"{user}: {' '.join(cmd)}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            assert proc.returncode == 0, \
+                f"{user}: {' '.join(cmd)}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         return proc
 
     def instructor(self, *cmd: str, **kw) -> subprocess.CompletedProcess:
@@ -155,7 +157,8 @@ def test_release_collect_grade_feedback_penalty_export_on_a_hub(hub):
     h.instructor("autograder", "export", "--root", str(h.course), cwd=REPO)
     with open(h.course / "exports" / "grades.csv", newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
-    got = {s: (float(r["raw_score"]), float(r["late_penalty"]), float(r["score"]), r["submitted"]) for s, r in rows.items()}
+    got = {s: (float(r["raw_score"]), float(r["late_penalty"]), float(r["score"]), r["submitted"])
+           for s, r in rows.items()}
     assert got == {"alice": (100.0, 0.0, 100.0, "1"),      # on time with her extension
                    "bob": (0.0, 0.0, 0.0, "1"),            # the untouched notebook
                    "carol": (100.0, 100.0, 0.0, "1"),      # late: the hub's "zero" penalty

@@ -18,15 +18,19 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.grading.remote import Endpoint, RemoteError, RemoteObject, _Dec
-from autograder.grading.wire import Channel, ProtocolError
+from autograder.grading.channel.codec import Decoder
+from autograder.grading.channel.endpoint import Endpoint
+from autograder.grading.channel.framing import Channel, ProtocolError
+from autograder.grading.channel.objects import RemoteError
+from autograder.grading.channel.proxies import RemoteObject
 
 pytestmark = pytest.mark.xdist_group("grading")
 
 SERVER = textwrap.dedent("""\
     import sys
-    from autograder.grading.remote import Endpoint, install_interrupt_handler
-    from autograder.grading.wire import Channel, ChannelClosed
+    from autograder.grading.channel.endpoint import Endpoint
+    from autograder.grading.channel.objects import install_interrupt_handler
+    from autograder.grading.channel.framing import Channel, ChannelClosed
     ns = {"__name__": "__main__"}
     exec(sys.argv[2], ns)
     ep = Endpoint(Channel(int(sys.argv[1])), guarded=False, namespace=ns)
@@ -230,11 +234,11 @@ def test_names_rebound_by_the_test_are_rebound_in_the_kernel(link):
 def test_the_tester_refuses_references_to_its_own_objects():
     ep = Endpoint(Channel(0), guarded=True)
     with pytest.raises(ProtocolError):
-        _Dec(ep, [], "reply").dec({"t": "R", "m": "os", "q": "system"})
+        Decoder(ep, [], "reply").dec({"t": "R", "m": "os", "q": "system"})
     with pytest.raises(ProtocolError):
-        _Dec(ep, [], "reply").dec({"t": "M", "m": "os"})
+        Decoder(ep, [], "reply").dec({"t": "M", "m": "os"})
     with pytest.raises(ProtocolError):
-        _Dec(ep, [], "reply").dec({"t": "h", "o": "peer", "id": 12345})
+        Decoder(ep, [], "reply").dec({"t": "h", "o": "peer", "id": 12345})
 
 
 def test_a_dead_kernel_is_an_error_not_a_pass():

@@ -13,11 +13,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from adversarial.support import Listener
-from autograder.grading import sandbox
-from autograder.grading.engine import KernelZygote, StudentKernel
-from autograder.grading.sandbox import Limits
+
+from autograder.grading.host import isolation as sandbox
+from autograder.grading.host.kernels import KernelZygote, StudentKernel
+from autograder.grading.model import Limits
 
 pytestmark = pytest.mark.xdist_group("grading")
 
@@ -92,7 +92,8 @@ print("WROTE", open("out.txt").read())
         assert "ALLOWED" not in out, out
         assert out.count("DENIED") == 9, out
         assert "ENV False" in out and "OWN mine" in out and "WROTE ok" in out, out
-        out = _run(kernel, "try:\n    x = bytearray(4 << 30)\n    print('ALLOCATED')\nexcept MemoryError:\n    print('NO MEMORY')")
+        out = _run(kernel, "try:\n    x = bytearray(4 << 30)\n    print('ALLOCATED')\n"
+                           "except MemoryError:\n    print('NO MEMORY')")
         assert "NO MEMORY" in out, out
         assert listener.accepted == 0
         assert not (secret_dir / "x.txt").exists()
@@ -139,7 +140,7 @@ def test_what_the_kernel_starts_is_seen_bounded_and_killed_from_outside(level):
     """A process started around the audit hook (``_posixsubprocess.fork_exec``, in a session of its
     own) is in the kernel's control group: its memory counts against the kernel, the grader sees it
     and kills it, and a disk quota bounds the kernel's folder. Run as root, the kernel is another user."""
-    from autograder.grading import cgroup
+    from autograder.grading.host import cgroup
 
     if cgroup.backend()[0] is None:
         pytest.skip(f"no writable cgroup here: {cgroup.backend()[1]}")
@@ -169,7 +170,8 @@ def test_what_the_kernel_starts_is_seen_bounded_and_killed_from_outside(level):
         probe = (f"try:\n    open({str(secret)!r}).read()\n    print('READ')\nexcept OSError as e:\n"
                  f"    print('REFUSED', type(e).__name__)\n"
                  "written = 0\ntry:\n    for i in range(8):\n        with open(f'f{i}', 'wb') as f:\n"
-                 "            written += f.write(b'0' * (7 << 20))\nexcept OSError as e:\n    print('STOPPED', e.strerror)\n"
+                 "            written += f.write(b'0' * (7 << 20))\n"
+                 "except OSError as e:\n    print('STOPPED', e.strerror)\n"
                  "print('WRITTEN', written >> 20)")
         out = _run(kernel, probe)
         if kernel.ident is not None or iso.level != "process":

@@ -5,12 +5,12 @@ import shutil
 
 import nbformat
 import pytest
-
 from adversarial.cases import CORRECT, NOTEBOOK, WRONG
 from adversarial.support import ASSIGNMENT, make_course
-from autograder.grading.engine import shutdown_workers_cache
-from autograder.grading.sandbox import Limits
-from autograder.grading.selfcheck import check
+
+from autograder.grading.commands.check import check
+from autograder.grading.host.tester import shutdown_workers_cache
+from autograder.grading.model import Limits
 
 pytestmark = pytest.mark.xdist_group("grading")
 

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from adversarial.cases import CORRECT, NOTEBOOK, WRONG
 from adversarial.support import ASSIGNMENT, make_course
+
 from autograder.course import release_path
-from autograder.grading.engine import grade_submission, shutdown_workers_cache
-from autograder.grading.feedback import hidden_lines, released_lines
-from autograder.grading.sandbox import Limits
-from autograder.grading.selfgrade import selfgrade, spec_from_solution
+from autograder.grading.batch.feedback import hidden_lines, released_lines
+from autograder.grading.commands.selfgrade import selfgrade, spec_from_solution
+from autograder.grading.engine import grade_submission
+from autograder.grading.host.tester import shutdown_workers_cache
+from autograder.grading.model import Limits
 
 pytestmark = pytest.mark.xdist_group("grading")
 
@@ -56,7 +57,8 @@ def _secret(root):
 
 
 def _shows_secret(text: str, secret: set[str]) -> list[str]:
-    return [s for s in secret if s in " ".join(text.split()) or any(s in " ".join(l.split()) for l in text.splitlines())]
+    return [s for s in secret
+            if s in " ".join(text.split()) or any(s in " ".join(l.split()) for l in text.splitlines())]
 
 
 def test_correct_answers_get_every_point(course, tmp_path):
@@ -106,8 +108,8 @@ def test_without_solutions_it_says_so(course, tmp_path):
 
 
 def test_the_notebook_call_finds_its_notebook(course, tmp_path, monkeypatch, capsys):
-    from dlnlp.selfgrade import current_notebook
     from dlnlp import selfgrade as call
+    from dlnlp.selfgrade import current_notebook
 
     path = _answered(course, tmp_path, CORRECT, name="my copy.ipynb")
     monkeypatch.setenv("JPY_SESSION_NAME", str(path))

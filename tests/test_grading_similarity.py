@@ -16,8 +16,8 @@ import nbformat
 import pytest
 
 from autograder.course import assignments, release_path, source_path
-from autograder.grading import similarity as S
-from autograder.grading.tripwire import COURSE_ANSWERS
+from autograder.grading.notebook import similarity as S
+from autograder.grading.notebook.answers import COURSE_ANSWERS
 from autograder.mutants import load_mutants
 
 
@@ -128,8 +128,9 @@ def test_grade_prints_and_keeps_the_pairs(tmp_path):
 
     from adversarial.cases import CORRECT, NOTEBOOK
     from adversarial.support import ASSIGNMENT, make_course
-    from autograder.grading.grade import grade_all, similarity_path
-    from autograder.grading.sandbox import Limits
+
+    from autograder.grading.batch.grading import grade_all, similarity_path
+    from autograder.grading.model import Limits
 
     cfg = make_course(tmp_path / "course")
     released = tmp_path / "course" / "notebooks" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
@@ -162,7 +163,7 @@ def test_grade_prints_and_keeps_the_pairs(tmp_path):
         "dave,,,=HYPERLINK(\"http://x\"),,,,quarantined,,the notebook is 30 MiB\n")
     import csv
 
-    from autograder.grading.export import export_all
+    from autograder.grading.batch.export import export_all
 
     export_log: list[str] = []
     paths = export_all(cfg, log=export_log.append)
@@ -173,5 +174,6 @@ def test_grade_prints_and_keeps_the_pairs(tmp_path):
                and "similarity 1.00" in r["message"] for r in similar), similar
     assert not any("carol" in (r["student"], r["other_student"]) for r in similar)
     quarantined = [r for r in rows if r["reason"] == "quarantined"]
-    assert [(r["student"], r["message"]) for r in quarantined] == [("dave", "'=HYPERLINK(\"http://x\"): the notebook is 30 MiB")]
+    assert [(r["student"], r["message"]) for r in quarantined] == \
+        [("dave", "'=HYPERLINK(\"http://x\"): the notebook is 30 MiB")]
     assert f"{len(report['pairs'])} pair(s) of similar answers, 1 file(s) refused by collect" in "\n".join(export_log)

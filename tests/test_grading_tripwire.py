@@ -23,8 +23,7 @@ import nbformat
 import pytest
 
 from autograder.course import assignments, source_path
-from autograder.grading import tripwire
-from autograder.grading.tripwire import COURSE_ANSWERS, static_flags
+from autograder.grading.notebook.answers import COURSE_ANSWERS, answers_for, exercise_of, static_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,18 +51,19 @@ def test_table_covers_every_exercise(name):
 
 def test_exercise_of_test_cells():
     exs = ["ex1_attention", "ex1_attention_more", "ex2_masks"]
-    assert tripwire.exercise_of("ex1_attention_visible", exs) == "ex1_attention"
-    assert tripwire.exercise_of("ex1_attention_more_hidden", exs) == "ex1_attention_more"
-    assert tripwire.exercise_of("check_masks", exs, ["ex1_attention", "ex2_masks", "check_masks"]) == "ex2_masks"
-    assert tripwire.exercise_of("ex3_other_hidden", exs) is None
+    assert exercise_of("ex1_attention_visible", exs) == "ex1_attention"
+    assert exercise_of("ex1_attention_more_hidden", exs) == "ex1_attention_more"
+    assert exercise_of("check_masks", exs, ["ex1_attention", "ex2_masks", "check_masks"]) == "ex2_masks"
+    assert exercise_of("ex3_other_hidden", exs) is None
 
 
 # ------------------------------------------------------------------------------------------ the kernel's end
 KERNEL = textwrap.dedent(r'''
     import json, sys, gc, importlib, types
-    from autograder.grading import tripwire
+    from autograder.grading.host.tripwire import Wire
+    from autograder.grading.inside import tripwire
     answers = json.loads(sys.argv[1])
-    wire = tripwire.Wire(answers)
+    wire = Wire(answers)
     cfg = wire.init()
     control = tripwire.activate(cfg)
     assert "key" not in cfg
@@ -169,20 +169,20 @@ def _with_cell(name: str, gid: str, source: str):
 @pytest.mark.parametrize("style", sorted(STYLES))
 def test_static_check_flags_every_style(style):
     nb = _with_cell("07_self_attention", "ex1_attention", STYLES[style])
-    flags = static_flags(nb, tripwire.answers_for("07_self_attention"))
+    flags = static_flags(nb, answers_for("07_self_attention"))
     assert [ex for ex, _ in flags] == ["ex1_attention"], flags
 
 
 def test_static_check_subclass():
     nb = _with_cell("07_self_attention", "ex4_mha", "class MultiHeadAttention(ref.MultiHeadAttention):\n    pass")
-    assert [ex for ex, _ in static_flags(nb, tripwire.answers_for("07_self_attention"))] == ["ex4_mha"]
+    assert [ex for ex, _ in static_flags(nb, answers_for("07_self_attention"))] == ["ex4_mha"]
 
 
 @pytest.mark.parametrize("name", assignments())
 def test_static_check_passes_the_solutions(name):
     # the solutions use other exercises' references (07's attention uses ref.split_heads): not flagged
     nb = nbformat.read(str(source_path(name)), as_version=4)
-    assert static_flags(nb, tripwire.answers_for(name)) == []
+    assert static_flags(nb, answers_for(name)) == []
 
 
 # ------------------------------------------------------------------------------------------ the course
@@ -231,11 +231,12 @@ def wrapped(name: str, style: str, every: int = 2):
 @pytest.mark.parametrize("name,style", [("04_lstm_gru", "direct"), ("08_transformer", "importlib"),
                                         ("10_bert", "__import__")])
 def test_wrapping_the_reference_earns_nothing(name, style):
-    from autograder.grading.engine import grade_submission, shutdown_workers_cache
-    from autograder.grading.fidelity import _spec_from_source
-    from autograder.grading.sandbox import Limits
+    from autograder.grading.commands.fidelity import spec_from_source
+    from autograder.grading.engine import grade_submission
+    from autograder.grading.host.tester import shutdown_workers_cache
+    from autograder.grading.model import Limits
 
-    spec = _spec_from_source(name)
+    spec = spec_from_source(name)
     nb, done = wrapped(name, style)
     assert len(done) >= 2
     with tempfile.TemporaryDirectory() as tmp:
@@ -248,7 +249,7 @@ def test_wrapping_the_reference_earns_nothing(name, style):
     solutions = _solution_ids(name)
     by_ex: dict[str, list[float]] = {}
     for gid, (got, most) in entry["scores"].items():
-        ex = tripwire.exercise_of(gid, solutions)
+        ex = exercise_of(gid, solutions)
         by_ex.setdefault(ex, [0.0, 0.0])
         by_ex[ex][0] += got or 0
         by_ex[ex][1] += most

@@ -542,7 +542,8 @@ def load_translation(seed: int = 0, n_train: int = 20000, n_valid: int = 500, n_
     splits = _load_cached(seed, n_train, n_valid, n_test, min_words, max_words)
     splits = {k: list(v) for k, v in splits.items()}
     if include_handwritten:
-        splits["train"] = splits["train"] + [p for p in HANDWRITTEN[2:] if p not in splits["test"] and p not in splits["valid"]]
+        held_out = splits["test"] + splits["valid"]
+        splits["train"] = splits["train"] + [p for p in HANDWRITTEN[2:] if p not in held_out]
     if reverse:
         splits = {k: reverse_pairs(v) for k, v in splits.items()}
     return splits

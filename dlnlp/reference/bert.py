@@ -19,7 +19,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["BertConfig", "make_pair", "BertEmbeddings", "BertLayer", "MiniBert", "mask_tokens",
-           "BertMLMHead", "mlm_loss", "BertForPretraining", "nsp_pairs", "BertClassifier", "init_bert_weights", "hf_bert_config",
+           "BertMLMHead", "mlm_loss", "BertForPretraining", "nsp_pairs", "BertClassifier", "init_bert_weights",
+           "hf_bert_config",
            "hf_bert", "bert_key_map", "load_hf_bert", "IGNORE_INDEX"]
 
 IGNORE_INDEX = -100  # label of positions that do not count in the MLM loss (PyTorch's default)
@@ -205,7 +206,8 @@ class BertForPretraining(nn.Module):
 
 
 def nsp_pairs(ids: torch.Tensor, mask: torch.Tensor, batch_size: int, cls_id: int, sep_id: int,
-              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+              generator: torch.Generator | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Next-sentence-prediction pairs from single messages ``<cls> w_1..w_n <sep>`` (rows of ``ids``).
 
     Each pair cuts a random message at a random word: A is the beginning; B is its own continuation

@@ -62,7 +62,7 @@ AROUND_THE_WIRE = textwrap.dedent("""\
     _try("code", lambda: _r.scale.__code__.replace(co_consts=(None,)))
     _try("trace", lambda: sys.settrace(lambda *a: None))
     def _fresh():
-        sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != "autograder.grading.tripwire"]
+        sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != "autograder.grading.inside.tripwire"]
         sys.modules.pop("fx_reference", None)
         return importlib.import_module("fx_reference")
     _try("fresh import", _fresh)

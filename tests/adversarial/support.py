@@ -14,7 +14,7 @@ def make_course(root: Path):
     """Copy the fixture course to ``root`` and release it with nbgrader (records the gradebook)."""
     from nbgrader.apps import NbGraderAPI
 
-    from autograder.grading.gradebook import load_config
+    from autograder.grading.batch.gradebook import load_config
 
     if root.exists():
         shutil.rmtree(root)

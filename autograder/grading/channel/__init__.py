@@ -1,0 +1,1 @@
+"""Both ends of the link between the tester and the student kernel."""

@@ -1,0 +1,419 @@
+"""Grading one notebook: the student kernel runs the cells, the tester runs the test cells."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import nbformat
+
+from ..channel.framing import Channel, ChannelClosed, ProtocolError
+from ..model import INFO, AssignmentSpec, Flag, Isolation, Limits, NotebookSpec
+from ..notebook.answers import answers_for, exercise_of
+from ..notebook.score import error_output, test_cells, to_outputs
+from . import isolation as sandbox
+from .kernels import KERNEL_ZYGOTES, StudentKernel, kernel_zygote_for
+from .procs import KernelStartError, copy_tree_files, kernel_ident
+from .tester import Tester, Zygote, imports_of, zygote_for
+from .tripwire import Wire
+
+
+class NotebookRun:
+    def __init__(self, nb, spec: NotebookSpec, assignment: AssignmentSpec, limits: Limits, iso: Isolation,
+                 tmp: Path, submission_dir: Path | None):
+        self.nb, self.spec, self.assignment, self.limits, self.iso = nb, spec, assignment, limits, iso
+        self.tmp = tmp
+        self.flags: list[dict] = []
+        self.timings: dict[str, float] = {}
+        self.workdir: Path | None = None
+        self.submission_dir = submission_dir
+        self.kernel: StudentKernel | None = None
+        self.tester: Tester | None = None
+        self.zygote: Zygote | None = None
+        self.replay: list[str] = []
+        self.preload: list[str] = []
+        self.use_zygote = True
+        self.violations: list[str] = []
+        self._old_workdir: Path | None = None
+        self._n_workdirs = 0
+        self.restarts = 0
+        self.cell_log: list[dict] = []
+        self.answers = {k: v for k, v in answers_for(spec.name, spec.source_path).items() if v}
+        self.wire: Wire | None = None
+        self.quota_warned = self.group_warned = False
+        self.outside_flags: dict[str, str] = {}      # code -> message, seen by the grader's watchdog
+
+    # -------------------------------------------------------------- processes
+    def _prepare_workdir(self, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        if self.submission_dir is not None:     # the student's own extra files (not notebooks)
+            copy_tree_files(self.submission_dir, workdir, max_bytes=50 << 20)
+        if self.assignment.release_dir:          # the files handed out win, as nbgrader does
+            copy_tree_files(Path(self.assignment.release_dir), workdir)
+
+    @staticmethod
+    def _drop_workdir(workdir: Path) -> None:
+        sandbox.unmount_quota(workdir.parent)
+        shutil.rmtree(workdir.parent, ignore_errors=True)
+
+    def _start_kernel(self) -> None:
+        """A fresh student kernel in a fresh copy of the submission's folder."""
+        t = time.perf_counter()
+        if self.kernel is not None:
+            self.kernel.kill()
+        if self._old_workdir is not None:
+            self._drop_workdir(self._old_workdir)
+        zygote = None
+        if self.use_zygote:
+            try:
+                zygote = kernel_zygote_for(self.iso, self.limits, self.preload)
+            except KernelStartError as e:
+                self.flags.append(Flag("zygote_failed", f"kernels are started one by one: {e}"[:500], level=INFO))
+                self.use_zygote = False
+        ident = zygote.ident if zygote is not None else kernel_ident(self.iso)
+        if zygote is not None:
+            self.workdir = zygote.new_workdir()
+            quota_error = zygote.quota_error
+        else:
+            self._n_workdirs += 1
+            self.workdir = self.tmp / f"run{self._n_workdirs}" / "work"
+            self.workdir.parent.mkdir(parents=True)
+            quota_error = sandbox.mount_quota(self.workdir.parent, self.limits.disk_mb + 16, ident)
+            if ident is not None:
+                os.chmod(self.tmp, 0o711)
+                os.chmod(self.workdir.parent, 0o711)
+        if quota_error and not self.quota_warned:
+            self.quota_warned = True
+            self.flags.append(Flag("weak_isolation", f"disk quota: {quota_error}", level=INFO))
+        self._prepare_workdir(self.workdir)
+        sandbox.hand_over(self.workdir, ident)
+        self._old_workdir = self.workdir
+        try:
+            self.wire = Wire(self.answers) if self.answers else None
+            self.kernel = StudentKernel(self.workdir, self.iso, self.limits, self.tmp, self.preload, zygote,
+                                        tripwire=self.wire.init() if self.wire else None)
+            self.kernel.quota_mounted = quota_error is None
+            if self.kernel.group is None and not self.group_warned:
+                self.group_warned = True
+                self.flags.append(Flag("weak_isolation", "no control group for the kernel "
+                                                         f"({getattr(self.kernel, 'group_error', '?')}): processes "
+                                                         "it detaches are not bounded or seen", level=INFO))
+        except KernelStartError:
+            if zygote is None:
+                raise
+            KERNEL_ZYGOTES.clear()
+            zygote.close()
+            self.use_zygote = False
+            self.kernel = None
+            self._start_kernel()
+        self.timings["kernel_start"] = self.timings.get("kernel_start", 0) + time.perf_counter() - t
+
+    def _start_tester(self) -> None:
+        if self.tester is not None:
+            self.tester.kill()
+        t = time.perf_counter()
+        self.tester = self.zygote.fork(self.kernel.rpc_for_tester)
+        self.timings["tester_fork"] = self.timings.get("tester_fork", 0) + time.perf_counter() - t
+
+    def restart(self, reason: str, deadline: float) -> bool:
+        """Replace a dead or stuck student kernel and replay the cells that ran before."""
+        if self.kernel is not None:
+            self.kernel.kill()
+        if self.restarts >= 3 or time.monotonic() > deadline - 5:
+            self.kernel = None
+            return False
+        self.restarts += 1
+        try:
+            self._start_kernel()
+        except KernelStartError as e:
+            self.flags.append(Flag("kernel_start_failed", str(e)[:500]))
+            self.kernel = None
+            return False
+        self._start_tester()
+        for src in self.replay:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            status, _ = self.run_in_kernel(src, min(self.limits.cell_timeout, left), replay=True)
+            if status in ("died", "memory", "killed"):
+                self.kernel = None
+                return False
+        self.flags.append(Flag("kernel_restarted", f"the student kernel was restarted ({reason}); "
+                                                   f"{len(self.replay)} earlier cells were run again",
+                               level=INFO))
+        return True
+
+    def _wait(self, ch: Channel, timeout: float, kernel_alive=True):
+        """Wait for a message on ``ch``; returns (message or None, why)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, "timeout"
+            if ch.poll(min(0.2, left)):
+                try:
+                    msg, _ = ch.recv(timeout=30)
+                    return msg, "ok"
+                except (ChannelClosed, ProtocolError, TimeoutError, OSError) as e:
+                    return None, f"channel: {type(e).__name__}"
+            if kernel_alive and self.kernel is not None:
+                self._watch()
+                if self.kernel is None:
+                    continue
+                if not self.kernel.alive():
+                    # the kernel is gone; a tester still gets its EOF and answers
+                    if ch is self.kernel.ctl:
+                        return None, "died"
+                elif not self.kernel.check_memory():
+                    return None, "memory"
+
+    def run_in_kernel(self, source: str, timeout: float, replay: bool = False):
+        k = self.kernel
+        try:
+            k.send_run(source)
+        except (ChannelClosed, OSError):
+            return "died", []
+        msg, why = self._wait(k.ctl, timeout)
+        self._watch(force=True)
+        if msg is not None:
+            self._note_violations(msg)
+            return ("error" if msg.get("error") else "ok"), msg.get("outputs", [])
+        if why == "timeout":
+            k.interrupt()
+            msg, why2 = self._wait(k.ctl, 5)
+            timeout_err = error_output("CellTimeoutError", f"the cell did not finish within {timeout:.0f} s "
+                                                            "and was interrupted")
+            if msg is not None:
+                self._note_violations(msg)
+                outs = [o for o in msg.get("outputs", []) if o.get("output_type") != "error"]
+                return "timeout", outs + [timeout_err]
+            return "killed", [timeout_err]
+        if why == "memory":
+            return "memory", [error_output("MemoryError", f"the kernel used more than its memory cap "
+                                                           f"({self.limits.memory_mb} MiB) and was stopped")]
+        return "died", [error_output("DeadKernelError", "the student kernel stopped while running this cell")]
+
+    def _watch(self, force: bool = False) -> None:
+        """The kernel's behaviour seen from outside it (:meth:`StudentKernel.watch`)."""
+        if self.kernel is None:
+            return
+        for code, text in self.kernel.watch(force):
+            if code == "violation":
+                if text not in self.violations and len(self.violations) < 50:
+                    self.violations.append(text)
+            else:
+                self.outside_flags.setdefault(code, text)
+
+    def _note_violations(self, msg: dict) -> None:
+        for v in msg.get("violations") or []:
+            if isinstance(v, str) and v not in self.violations and len(self.violations) < 50:
+                self.violations.append(v[:300])
+
+    def _final_stats(self) -> None:
+        """What the sandbox refused while the tests ran (reported with the next answer or here)."""
+        k = self.kernel
+        if k is None or not k.alive():
+            return
+        try:
+            k.ctl.send({"q": "stats", "id": -1})
+            msg, _ = self._wait(k.ctl, 10)
+            if msg is not None:
+                self._note_violations(msg)
+        except Exception:
+            pass
+
+    def run_test(self, source: str, timeout: float):
+        t = self.tester
+        try:
+            t.send_test(source, self.zygote.names)
+        except (ChannelClosed, OSError):
+            return "died", [error_output("GraderError", "the tester stopped")], {}
+        msg, why = self._wait(t.ch, timeout)
+        if msg is None and why in ("timeout", "memory"):
+            if why == "timeout":
+                self.kernel.interrupt()
+            else:
+                self.kernel.kill()
+            msg, why = self._wait(t.ch, 6, kernel_alive=False)
+            if msg is None:
+                t.interrupt()
+                msg, why = self._wait(t.ch, 3, kernel_alive=False)
+            if msg is None:
+                t.kill()
+                self.kernel.kill()
+                why = f"the test did not finish within {timeout:.0f} s"
+                return "killed", [error_output("CellTimeoutError", why)], {}
+            outs = [o for o in msg.get("outputs", []) if o.get("output_type") != "error"]
+            err = error_output("CellTimeoutError", f"the test did not finish within {timeout:.0f} s; the "
+                                                    "submission's code was interrupted") if why != "memory" else \
+                error_output("MemoryError", "the submission's code exceeded the memory cap during this test")
+            return "timeout", outs + [err], msg
+        if msg is None:
+            return "died", [error_output("GraderError", "the tester stopped unexpectedly")], {}
+        return ("error" if msg.get("error") else "ok"), msg.get("outputs", []), msg
+
+    # -------------------------------------------------------------- the run
+    def run(self) -> None:
+        spec = self.spec
+        tests = test_cells(self.nb, spec)
+        unsealed = set(spec.unsealed)
+        setup_cells = self._setup_cells()
+        self.preload = imports_of([c["src"] for c in setup_cells])
+        t0 = time.perf_counter()
+        self.zygote = zygote_for(spec, self.assignment, self.limits, setup_cells)
+        self.timings["tester_setup"] = time.perf_counter() - t0
+        for err in self.zygote.setup_errors:
+            self.flags.append(Flag("instructor_notebook_error", f"the instructor's notebook raised in cell "
+                                                                f"{err['cell']}: {err['error']}", level=INFO))
+        start = time.monotonic()
+        deadline = start + self.limits.notebook_timeout
+        try:
+            self._start_kernel()
+        except KernelStartError as e:
+            self.flags.append(Flag("kernel_start_failed", str(e)[:1000]))
+            self.fail_rest(0, "the student kernel could not be started")
+            return
+        self.timings["isolation"] = 0.0
+        self._start_tester()
+        gave_up = None
+        for idx, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if gave_up:
+                cell.outputs = [error_output("NotRun", gave_up)] if idx in tests else []
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                gave_up = f"not run: the notebook's time limit of {self.limits.notebook_timeout:.0f} s ran out"
+                self.flags.append(Flag("notebook_timeout", f"the notebook did not finish within "
+                                                           f"{self.limits.notebook_timeout:.0f} s; the cells "
+                                                           "after it were not run"))
+                cell.outputs = [error_output("NotRun", gave_up)] if idx in tests else []
+                continue
+            if self.kernel is None and not self.restart("it had stopped", deadline):
+                gave_up = "not run: the student kernel could not be restarted"
+                self.flags.append(Flag("kernel_lost", gave_up))
+                cell.outputs = [error_output("NotRun", gave_up)] if idx in tests else []
+                continue
+            timeout = min(self.limits.cell_timeout, left)
+            c0 = time.perf_counter()
+            gid = tests.get(idx)
+            if gid is not None and gid not in unsealed:
+                exercise = exercise_of(gid, [g for g in spec.order if spec.cells[g].get("solution")],
+                                                spec.order)
+                armed = self._tripwire(exercise, "arm") if self.answers.get(exercise) else False
+                status, outputs, info = self.run_test(cell.source, timeout)
+                if armed:
+                    self._tripwire(exercise, "disarm", gid)
+                kind = "test"
+                if info.get("broken"):
+                    self.flags.append(Flag("protocol_violation", f"while testing {gid} the submission's kernel "
+                                                                 f"sent malformed data ({info['broken']})", cell=gid))
+            else:
+                status, outputs = self.run_in_kernel(cell.source, timeout)
+                kind = "test-in-kernel" if gid is not None else "cell"
+                if status in ("ok", "error") and gid is None:
+                    self.replay.append(cell.source)
+            cell.outputs = to_outputs(outputs)
+            if kind != "test":
+                cell.execution_count = None
+            self.cell_log.append({"index": idx, "grade_id": gid, "kind": kind, "status": status,
+                                  "seconds": round(time.perf_counter() - c0, 3)})
+            where = f" (graded cell {gid})" if gid else f" (cell {idx})"
+            if status in ("timeout", "killed"):
+                self.flags.append(Flag("cell_timeout", f"a cell exceeded the time limit of {timeout:.0f} s"
+                                                       f"{where}", cell=gid))
+            if status == "memory" or (self.kernel is not None and self.kernel.memory_exceeded):
+                self.flags.append(Flag("memory_limit", f"the kernel exceeded its memory cap{where}", cell=gid))
+            if status in ("died", "killed", "memory") or (self.kernel is not None and not self.kernel.alive()):
+                if status == "died" or (self.kernel is not None and not self.kernel.alive() and status != "killed"):
+                    self.flags.append(Flag("kernel_died", f"the student kernel died{where}"
+                                                          f"{self._exit_reason()}", cell=gid))
+                if self.kernel is not None:
+                    self.kernel.kill()
+                self.kernel = None
+                if not self.restart("it died" if status == "died" else "it was stopped", deadline):
+                    gave_up = "not run: the student kernel died and could not be restarted"
+            elif self.tester is not None and kind == "test" and status == "killed":
+                self._start_tester()
+        self.timings["cells"] = time.monotonic() - start
+        self._final_stats()
+        self._watch(force=True)
+        for code, text in self.outside_flags.items():
+            if code == "memory_limit" and any(f["code"] == "memory_limit" for f in self.flags):
+                continue
+            self.flags.append(Flag(code, text))
+        benign = set(self.spec.benign_violations)
+        own = [v for v in self.violations if v not in benign]
+        if own:
+            self.flags.append(Flag("sandbox_violation", "the submission tried what the sandbox forbids "
+                                                        "(all refused): " + "; ".join(own[:12])))
+
+    def _tripwire(self, exercise: str, cmd: str, test: str | None = None) -> bool:
+        """Arm or disarm the kernel's trip-wire for ``exercise``; on disarm, flag what it caught."""
+        k, wire = self.kernel, self.wire
+        if k is None or wire is None or not k.alive():
+            return False
+        msg = wire.message(cmd, exercise)
+        msg["id"] = -2
+        try:
+            k.ctl.send(msg)
+            reply, _ = self._wait(k.ctl, 10)
+        except (ChannelClosed, OSError):
+            reply = None
+        if cmd == "arm":
+            return reply is not None
+        trips = wire.verify((reply or {}).get("tripwire")) if reply is not None else None
+        if trips is None:
+            if self.kernel is not None and self.kernel.alive():
+                self.flags.append(Flag("tripwire_report_missing", f"while {test} ran, the student kernel's "
+                                                                  "report of reference use was missing or forged",
+                                       cell=exercise))
+        elif trips:
+            self.flags.append(Flag("reference_answer_called", f"while {test} ran, the submission called "
+                                                              f"{', '.join(trips)}, the reference answer of "
+                                                              f"{exercise}; the call was refused", cell=exercise))
+        return True
+
+    def _exit_reason(self) -> str:
+        if self.kernel is None:
+            return ""
+        code = self.kernel.exit_code()
+        if code is None:
+            return ""
+        if code < 0:
+            try:
+                return f" (signal {signal.Signals(-code).name})"
+            except ValueError:
+                return f" (signal {-code})"
+        return f" (exit status {code})"
+
+    def _setup_cells(self) -> list[dict]:
+        """The instructor's code cells that the tester runs first: everything but the test cells."""
+        src = nbformat.read(self.spec.source_path, as_version=4)
+        cells = []
+        for i, cell in enumerate(src.cells):
+            if cell.cell_type != "code":
+                continue
+            meta = cell.metadata.get("nbgrader") or {}
+            if meta.get("grade") and not meta.get("solution"):
+                continue
+            cells.append({"index": i, "src": cell.source, "solution": bool(meta.get("solution"))})
+        return cells
+
+    def fail_rest(self, start: int, why: str) -> None:
+        tests = test_cells(self.nb, self.spec)
+        for idx in tests:
+            self.nb.cells[idx].outputs = [error_output("NotRun", why)]
+
+    def close(self) -> None:
+        if self.tester is not None:
+            self.tester.close()
+        if self.kernel is not None:
+            self.kernel.close()
+        if self._old_workdir is not None:
+            self._drop_workdir(self._old_workdir)
+
+

@@ -1,0 +1,1 @@
+"""Pure notebook work (nbformat only, no processes): read, sanitize, score, answers, similarity."""
