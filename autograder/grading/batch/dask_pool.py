@@ -40,7 +40,8 @@ from ..host.isolation import detect
 from ..model import ENGINE_VERSION, LEVELS, IsolationUnavailable, Job, Result
 from .pool import WorkerPool
 
-__all__ = ["DaskPool", "DaskUnavailable", "SchedulerLost", "WorkerReport", "worker_report", "grade_task",
+__all__ = ["DaskPool", "LocalCluster", "DaskUnavailable", "SchedulerLost", "WorkerReport", "worker_report",
+           "grade_task",
            "course_digest", "scheduler_address", "SCHEDULER_ENV", "COURSE_ENV"]
 
 SCHEDULER_ENV = "DLNLP_DASK_SCHEDULER"
@@ -358,3 +359,57 @@ class DaskPool:
             self.client.close(timeout=5)
         except Exception:
             pass
+
+
+class LocalCluster:
+    """A Dask scheduler and ``workers`` workers (one thread each) on 127.0.0.1 that grade the course at
+    ``course_root``: what ``grade-bench --scheduler local`` measures against the local pool."""
+
+    def __init__(self, workers: int, course_root: Path):
+        self.workers, self.root = workers, Path(course_root)
+        self.procs: list = []
+        self.folder = Path(tempfile.mkdtemp(prefix="ag-dask-cluster-"))
+
+    def start(self, timeout: float = 120.0) -> str:
+        import json
+        import subprocess
+        import sys
+        import time
+
+        dask = str(Path(sys.executable).parent / "dask")
+        env = dict(os.environ, **{COURSE_ENV: str(self.root)})
+        env.pop(SCHEDULER_ENV, None)
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True, "env": env}
+        file = self.folder / "scheduler.json"
+        self.procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                            "--scheduler-file", str(file)], **quiet))
+        for i in range(self.workers):
+            self.procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(file), "--nthreads", "1",
+                                                "--no-nanny", "--no-dashboard", "--name", f"local-{i + 1}"], **quiet))
+        from distributed import Client
+
+        deadline = time.monotonic() + timeout
+        while not file.exists():
+            if time.monotonic() > deadline:
+                self.stop()
+                raise DaskUnavailable("the local Dask scheduler did not start")
+            time.sleep(0.1)
+        address = json.loads(file.read_text())["address"]
+        with Client(address, timeout=timeout, set_as_default=False) as client:
+            client.wait_for_workers(self.workers, timeout=timeout)
+        return address
+
+    def stop(self) -> None:
+        import signal
+
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(timeout=20)
+                except (ProcessLookupError, OSError):
+                    pass
+                except Exception:
+                    os.killpg(proc.pid, signal.SIGKILL)
+        self.procs = []
+        shutil.rmtree(self.folder, ignore_errors=True)
