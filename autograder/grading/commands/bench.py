@@ -202,16 +202,16 @@ def main(argv: list[str] | None = None) -> int:
                 r["throughput_vs_local"] = round(local["wall_seconds"] / r["wall_seconds"], 3)
         b = next((x for x in report["runs"] if x["workers"] == min(workers) and x["students"] == r["students"]
                   and x["runner"] == "local"), None)
-        if b and r is not b:
+        if b and r is not b and r["runner"] == "local":
             r["speedup"] = round(b["wall_seconds"] / r["wall_seconds"], 2)
     report["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "grade-bench.json").write_text(json.dumps(report, indent=1))
     lines = ["# Grading benchmark", "", f"{args.students} students x {len(names)} notebooks "
              f"({', '.join(names)}); submissions: {made['kinds']}; {cores} cores; isolation {iso.level}.", "",
-             "| workers | threads/kernel | students | submissions | wall (s) | per minute | s per student | speed-up "
-             "| same grades |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| runner | workers | threads/kernel | students | submissions | wall (s) | per minute | s per student "
+             "| speed-up | Dask vs local | same grades |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["runs"]:
         lines.append(f"| {r['runner']} | {r['workers']} | {r['threads']} | {r['students']} | {r['submissions']} "
                      f"| {r['wall_seconds']} | {r['per_minute']} | {r['seconds_per_student']} | "
