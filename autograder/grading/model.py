@@ -133,7 +133,7 @@ class Result:
     isolation_detail: str | None = None
     started: float | None = None
     input_hash: str | None = None
-    worker: int | None = None
+    worker: int | str | None = None          # the local worker's pid, or the Dask worker's name
 
     _OPTIONAL = ("isolation", "isolation_detail", "started", "input_hash", "worker")
 

@@ -56,9 +56,10 @@ def input_hash(folder: Path, spec: AssignmentSpec, limits: Limits, level: str) -
 
 def grade_all(cfg, assignments: list[str] | None = None, students: list[str] | None = None,
               workers: int = 2, limits: Limits | None = None, isolation: str = "auto", force: bool = False,
-              do_calibrate: bool = True, log=print, progress=None) -> dict:
+              do_calibrate: bool = True, log=print, progress=None, scheduler: str | None = None) -> dict:
     """Grade all submissions (see the module docstring); return a summary. ``progress``: show a
-    :func:`.calibration.progress_bar` (``True``: on stderr; or a stream to write it to)."""
+    :func:`.calibration.progress_bar` (``True``: on stderr; or a stream to write it to). With ``scheduler``
+    (a Dask scheduler's address) the submissions are graded on its workers instead of the local pool."""
     limits = limits or Limits()
     bar = progress_bar(None if progress is True else progress) if progress else None
     if bar is not None and log is print:
@@ -76,7 +77,13 @@ def grade_all(cfg, assignments: list[str] | None = None, students: list[str] | N
         except Exception as e:
             log(f"skipping {a}: not in the gradebook ({type(e).__name__}: {e}); run generate_assignment "
                 "(python -m autograder release) first")
-    pool = WorkerPool(workers)
+    if scheduler:
+        from .dask_pool import DaskPool
+
+        log(f"grading on the workers of the Dask scheduler at {scheduler}")
+        pool = DaskPool(scheduler, iso.level, Path(course_dir(cfg).root), log=log)
+    else:
+        pool = WorkerPool(workers)
     try:
         return _grade_with(pool, cfg, subs, specs, workers, limits, iso, force, do_calibrate, log, bar)
     finally:

@@ -28,6 +28,7 @@ import nbformat
 
 from ...course import ROOT, assignments, exercises, nbmeta, read, source_path
 from ...mutants import load_mutants
+from ..batch.dask_pool import LocalCluster
 from ..batch.gradebook import assignment_spec, load_config
 from ..batch.grading import calibrate, grade_all
 from ..host.isolation import detect
@@ -111,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notebook-timeout", type=float, default=900.0)
     p.add_argument("--root", type=Path, default=None, help="where to build the class (default: a temp folder)")
     p.add_argument("--out", type=Path, default=ROOT / "test-artifacts" / "grade-bench")
+    p.add_argument("--scheduler", default=None,
+                   help="also grade the largest worker count's students on this Dask scheduler's workers "
+                        "(tcp://HOST:8786), or 'local': a scheduler and as many workers as the largest "
+                        "count, started on 127.0.0.1 for the run")
     args = p.parse_args(argv)
 
     names = args.assignments or assignments()
@@ -145,24 +150,38 @@ def main(argv: list[str] | None = None) -> int:
     plan = [(w, subset) for w in sorted(workers, reverse=True)]
     if subset < args.students:
         plan.insert(0, (max(workers), args.students))
+    if args.scheduler:
+        plan.append((max(workers), subset, "dask"))
     reference: dict = {}
-    for w, n_students in plan:
+    cluster = None
+    for w, n_students, *runner in plan:
+        runner = runner[0] if runner else "local"
         chosen = [f"student{i + 1:02d}" for i in range(n_students)]
         lim = limits_for(w)
         if lim.as_dict() != limits_for(max(workers)).as_dict():
             calibrate(cfg, specs, lim, iso.level, w, log=lambda *a: None)
+        scheduler = None
+        if runner == "dask":
+            scheduler = args.scheduler
+            if scheduler == "local":
+                cluster = LocalCluster(w, root)
+                scheduler = cluster.start()
         print(f"grading {n_students} students x {len(names)} notebooks with {w} worker(s), "
-              f"{lim.threads} thread(s) each")
+              f"{lim.threads} thread(s) each" + (f", on the Dask scheduler at {scheduler}" if scheduler else ""))
         t0 = time.perf_counter()
-        summary = grade_all(cfg, names, chosen, w, lim, iso.level, force=True, do_calibrate=True,
-                            log=lambda line: None)
+        try:
+            summary = grade_all(cfg, names, chosen, w, lim, iso.level, force=True, do_calibrate=True,
+                                log=lambda line: None, scheduler=scheduler)
+        finally:
+            if cluster is not None:
+                cluster.stop()
         wall = time.perf_counter() - t0
         grades = _grades(root)
         per_nb: dict[str, list[float]] = {}
         for (s, a), rec in grades.items():
             if s in chosen:
                 per_nb.setdefault(a, []).append(rec.get("seconds", 0.0))
-        run = {"workers": w, "threads": lim.threads, "students": n_students,
+        run = {"runner": runner, "workers": w, "threads": lim.threads, "students": n_students,
                "submissions": summary["graded"], "wall_seconds": round(wall, 1),
                "per_minute": round(summary["graded"] / wall * 60, 2),
                "seconds_per_student": round(wall / n_students, 1),
@@ -176,21 +195,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {summary['graded']} submissions in {wall:.0f} s: {run['per_minute']} per minute, "
               f"{run['seconds_per_student']} s per whole-course student")
     for r in report["runs"]:
-        b = next((x for x in report["runs"] if x["workers"] == min(workers) and x["students"] == r["students"]), None)
-        if b and r is not b:
+        if r["runner"] == "dask":
+            local = next((x for x in report["runs"] if x["runner"] == "local" and x["workers"] == r["workers"]
+                          and x["students"] == r["students"]), None)
+            if local:
+                r["throughput_vs_local"] = round(local["wall_seconds"] / r["wall_seconds"], 3)
+        b = next((x for x in report["runs"] if x["workers"] == min(workers) and x["students"] == r["students"]
+                  and x["runner"] == "local"), None)
+        if b and r is not b and r["runner"] == "local":
             r["speedup"] = round(b["wall_seconds"] / r["wall_seconds"], 2)
     report["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "grade-bench.json").write_text(json.dumps(report, indent=1))
     lines = ["# Grading benchmark", "", f"{args.students} students x {len(names)} notebooks "
              f"({', '.join(names)}); submissions: {made['kinds']}; {cores} cores; isolation {iso.level}.", "",
-             "| workers | threads/kernel | students | submissions | wall (s) | per minute | s per student | speed-up "
-             "| same grades |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| runner | workers | threads/kernel | students | submissions | wall (s) | per minute | s per student "
+             "| speed-up | Dask vs local | same grades |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["runs"]:
-        lines.append(f"| {r['workers']} | {r['threads']} | {r['students']} | {r['submissions']} "
-                     f"| {r['wall_seconds']} | "
-                     f"{r['per_minute']} | {r['seconds_per_student']} | {r.get('speedup', '')} | {r['same_grades']} |")
+        lines.append(f"| {r['runner']} | {r['workers']} | {r['threads']} | {r['students']} | {r['submissions']} "
+                     f"| {r['wall_seconds']} | {r['per_minute']} | {r['seconds_per_student']} | "
+                     f"{r.get('speedup', '')} | {r.get('throughput_vs_local', '')} | {r['same_grades']} |")
     (args.out / "grade-bench.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"report: {args.out / 'grade-bench.json'}")

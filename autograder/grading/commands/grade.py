@@ -20,6 +20,7 @@ import os
 import sys
 
 from ..batch.calibration import CalibrationError
+from ..batch.dask_pool import DaskUnavailable, SchedulerLost, scheduler_address
 from ..batch.gradebook import load_config
 from ..batch.grading import grade_all
 from ..host import isolation as sandbox
@@ -67,19 +68,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", default=None, help="gradebook URL (default: the course's, e.g. sqlite)")
     p.add_argument("--feedback", action="store_true", help="generate feedback afterwards")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (on stderr)")
+    p.add_argument("--scheduler", default=None,
+                   help="grade on the workers of this Dask scheduler, e.g. tcp://HOST:8786 (default: "
+                        "$DLNLP_DASK_SCHEDULER, else the local pool)")
     add_limit_args(p)
     args = p.parse_args(argv)
     cfg = load_config(args.root, args.db)
     limits = limits_from(args, cfg, args.workers)
     try:
         summary = grade_all(cfg, args.assignments or None, args.student, args.workers, limits, args.isolation,
-                            args.force, not args.no_calibrate, progress=not args.no_progress)
+                            args.force, not args.no_calibrate, progress=not args.no_progress,
+                            scheduler=scheduler_address(args.scheduler))
     except CalibrationError as e:
         print(e, file=sys.stderr)
         return 3
     except sandbox.IsolationUnavailable as e:
         print(f"not graded: {e}", file=sys.stderr)
         return 4
+    except DaskUnavailable as e:
+        print(f"not graded: {e}", file=sys.stderr)
+        return 5
+    except SchedulerLost as e:
+        print(f"stopped: {e}", file=sys.stderr)
+        return 6
     if args.feedback:
         from ..batch.feedback import generate_all
         generate_all(cfg, args.assignments or None, args.student)
