@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import io
 import json
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,6 +65,25 @@ def build(kind: str, vocab_size: int, nanogpt_dir: str | None):
     raise ValueError(kind)
 
 
+def _shipped_checkpoint(steps: int):
+    """(model, TrainLog) of ``python -m dlnlp.pretrain gpt``'s checkpoint when it was trained for ``steps`` steps with
+    this recipe (it then is exactly the "course bpe" run), else None."""
+    from .lm import TrainLog
+    from .reference.gpt import GPT, GPTConfig
+
+    path = GPT_DEFAULTS["out"]
+    if not path.exists():
+        return None
+    ckpt = torch.load(path, weights_only=True)
+    if ckpt.get("steps") != steps or ckpt.get("recipe") != RECIPE:
+        return None
+    model = GPT(GPTConfig(**ckpt["config"]))
+    model.load_state_dict(ckpt["state_dict"])
+    log = TrainLog([r["step"] for r in ckpt["log"]], [r["train_loss"] for r in ckpt["log"]],
+                   [r["valid_bpc"] for r in ckpt["log"]], ckpt["seconds"])
+    return model, log
+
+
 def run(kinds, nanogpt_dir: str | None, steps: int) -> dict:
     datasets = {}
     results = {}
@@ -75,10 +96,15 @@ def run(kinds, nanogpt_dir: str | None, steps: int) -> dict:
                   f"{datasets[tok].chars_per_token:.3f} characters per token ({time.perf_counter() - t0:.1f} s)",
                   flush=True)
         data = datasets[tok]
-        model, opt = build(impl, data.vocab_size, nanogpt_dir)
         t0 = time.perf_counter()
-        log = train_lm(model, data, opt, steps, RECIPE["batch_size"], SIZES["block"], RECIPE["lr"],
-                       RECIPE["warmup"], RECIPE["seed"], eval_every=max(1, steps // 4))
+        shipped = _shipped_checkpoint(steps) if kind == "course bpe" else None
+        if shipped is not None:                 # the same model, data, batches and recipe: evaluate, do not retrain
+            model, log = shipped
+            print(f"{kind}: the shipped checkpoint {GPT_DEFAULTS['out'].name} is this run; evaluating it", flush=True)
+        else:
+            model, opt = build(impl, data.vocab_size, nanogpt_dir)
+            log = train_lm(model, data, opt, steps, RECIPE["batch_size"], SIZES["block"], RECIPE["lr"],
+                           RECIPE["warmup"], RECIPE["seed"], eval_every=max(1, steps // 4))
         nats, n_tok = validation_nats(model, data.valid_ids, SIZES["block"])
         results[kind] = {"valid_bpc": bits_per_char(nats, data.valid_chars), "valid_nats_per_token": nats / n_tok,
                          "chars_per_token": data.chars_per_token, "vocab_size": data.vocab_size,
@@ -143,17 +169,20 @@ def main(argv: list[str] | None = None) -> int:
                + (" --only " + " ".join(f"'{k}'" for k in args.only) if args.only else ""))
     for r in results.values():
         r["command"], r["date"] = command, time.strftime("%Y-%m-%d %H:%M")
-    earlier = args.out / "gpt_shakespeare.json"
-    if args.only and earlier.exists():
-        old = json.loads(earlier.read_text())
-        if old.get("steps") == args.steps and old.get("sizes") == SIZES and old.get("recipe") == RECIPE:
-            results = {k: old["results"][k] for k in KINDS if k in old["results"] and k not in results} | results
-            results = {k: results[k] for k in KINDS if k in results}
-    res = {"date": time.strftime("%Y-%m-%d"), "machine": f"{_cpu_name()} ({os.cpu_count()} logical CPUs)",
-           "torch": torch.__version__, "threads": args.threads, "steps": args.steps, "sizes": SIZES,
-           "recipe": RECIPE, "python": platform.python_version(), "seconds": time.perf_counter() - t0,
-           "command": command, "results": results}
-    path = write_report(res, args.out)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(Path(tempfile.gettempdir()) / "dlnlp_gpt_shakespeare.lock", "w") as lock:   # --only runs may end together
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        earlier = args.out / "gpt_shakespeare.json"
+        if args.only and earlier.exists():
+            old = json.loads(earlier.read_text())
+            if old.get("steps") == args.steps and old.get("sizes") == SIZES and old.get("recipe") == RECIPE:
+                results = {k: old["results"][k] for k in KINDS if k in old["results"] and k not in results} | results
+                results = {k: results[k] for k in KINDS if k in results}
+        res = {"date": time.strftime("%Y-%m-%d"), "machine": f"{_cpu_name()} ({os.cpu_count()} logical CPUs)",
+               "torch": torch.__version__, "threads": args.threads, "steps": args.steps, "sizes": SIZES,
+               "recipe": RECIPE, "python": platform.python_version(), "seconds": time.perf_counter() - t0,
+               "command": command, "results": results}
+        path = write_report(res, args.out)
     print(f"wrote {path} in {res['seconds']:.0f} s")
     return 0
 

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 BERT_DEFAULTS = dict(steps=800, batch_size=64, lr=1e-3, weight_decay=0.01, seed=0,
                      out=ROOT / "solutions" / "10_bert" / "bert_spam.pt")
-GPT_DEFAULTS = dict(steps=1000, batch_size=8, lr=2e-3, weight_decay=0.1, seed=0,
+GPT_DEFAULTS = dict(steps=600, batch_size=8, lr=2e-3, weight_decay=0.1, seed=0,
                     out=ROOT / "solutions" / "11_gpt" / "gpt_shakespeare.pt")
 
 
@@ -140,6 +140,8 @@ def train_gpt(steps: int, batch_size: int, lr: float, weight_decay: float, seed:
         print(f"step {s_:5d}  train {tr:.4f} nats/token  valid {v:.4f} bits/char", flush=True)
     return {"config": asdict(model.cfg), "state_dict": model.state_dict(), "steps": steps,
             "seconds": log.train_seconds, "bpe_merges": [list(m) for m in tok.merges],
+            "recipe": {"steps": steps, "batch_size": batch_size, "lr": lr, "warmup": 100, "weight_decay": weight_decay,
+                       "seed": seed},
             "chars_per_token": data.chars_per_token,
             "log": [{"step": a, "train_loss": b, "valid_bpc": c}
                     for a, b, c in zip(log.steps, log.train_nats, log.valid_bpc)]}
