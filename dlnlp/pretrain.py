@@ -3,8 +3,12 @@
 ``python -m dlnlp.pretrain bert``  masked-language-model and next-sentence-prediction pretraining of
 the notebook-09 BERT on the unlabeled spam-task messages; writes ``solutions/10_bert/bert_spam.pt``.
 
-``python -m dlnlp.pretrain gpt``   next-character training of the notebook-10 GPT on the Python
-documentation corpus; writes ``solutions/11_gpt/gpt_pydocs.pt``.
+``python -m dlnlp.pretrain bpe``   trains the byte-level BPE tokenizer (512 tokens) on the training split of
+Shakespeare's tragedies (:mod:`dlnlp.lm`); writes ``solutions/11_gpt/shakespeare_bpe.json``.
+
+``python -m dlnlp.pretrain gpt``   next-token training of the notebook-11 GPT on those BPE tokens, with
+nanoGPT's recipe (:func:`dlnlp.lm.train_lm`); writes ``solutions/11_gpt/gpt_shakespeare.pt``. Its ``log``
+holds the validation loss in bits per character over the whole validation text.
 
 Both are deterministic (seeded data order, initialisation and masking; one CPU thread by default) and
 run on a CPU in minutes. Attention runs on PyTorch's fused kernel (:func:`dlnlp.fast.fused_attention`:
@@ -22,7 +26,6 @@ Re-run the notebook afterwards (``python -m autograder execute ...``) so its sta
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -36,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 BERT_DEFAULTS = dict(steps=800, batch_size=64, lr=1e-3, weight_decay=0.01, seed=0,
                      out=ROOT / "solutions" / "10_bert" / "bert_spam.pt")
-GPT_DEFAULTS = dict(steps=1500, batch_size=8, lr=2e-3, weight_decay=0.1, seed=0,
-                    out=ROOT / "solutions" / "11_gpt" / "gpt_pydocs.pt")
+GPT_DEFAULTS = dict(steps=600, batch_size=8, lr=2e-3, weight_decay=0.1, seed=0,
+                    out=ROOT / "solutions" / "11_gpt" / "gpt_shakespeare.pt")
 
 
 def bert_config(vocab_size: int):
@@ -49,10 +52,11 @@ def bert_config(vocab_size: int):
 
 
 def gpt_config(vocab_size: int):
-    """The notebook-10 GPT's sizes (about 0.48 million parameters, 320 positions)."""
+    """The notebook-11 checkpoint's sizes: 4 blocks, 4 heads, width 96, context 256 tokens (about 0.52 million
+    parameters with the 512 BPE tokens)."""
     from .reference.gpt import GPTConfig
 
-    return GPTConfig(vocab_size=vocab_size, n_positions=320, n_embd=96, n_layer=4, n_head=4, dropout=0.0)
+    return GPTConfig(vocab_size=vocab_size, n_positions=256, n_embd=96, n_layer=4, n_head=4, dropout=0.0)
 
 
 def adamw(model: nn.Module, lr: float, weight_decay: float, **kw) -> torch.optim.AdamW:
@@ -103,69 +107,69 @@ def train_bert(steps: int, batch_size: int, lr: float, weight_decay: float, seed
             "seconds": time.perf_counter() - start, "log": log}
 
 
-def train_gpt(steps: int, batch_size: int, lr: float, weight_decay: float, seed: int, out: Path,
-              log_every: int = 250, compile: bool = False) -> dict:
-    """Next-character training of the notebook-10 GPT (its attention already runs on the fused kernel)."""
-    from .data.corpus import CharVocab, load_corpus, train_valid_split
-    from .reference.gpt import GPT, init_gpt_weights, next_token_pairs
+def new_gpt(vocab_size: int, lr: float, weight_decay: float, seed: int = 0):
+    """The checkpoint's model with GPT-2's initialisation (seeded) and its AdamW (betas 0.9 / 0.99)."""
+    from .reference.gpt import GPT, init_gpt_weights
 
     torch.manual_seed(seed)
-    text = load_corpus("python-docs")
-    train_text, valid_text = train_valid_split(text, 0.1)
-    vocab = CharVocab(text)
-    train_ids, valid_ids = vocab.encode(train_text), vocab.encode(valid_text)
-    cfg = gpt_config(len(vocab))
-    T = cfg.n_positions
-    model = init_gpt_weights(GPT(cfg))
-    opt = adamw(model, lr, weight_decay, betas=(0.9, 0.99))
+    model = init_gpt_weights(GPT(gpt_config(vocab_size)))
+    return model, adamw(model, lr, weight_decay, betas=(0.9, 0.99))
+
+
+def train_gpt(steps: int, batch_size: int, lr: float, weight_decay: float, seed: int, out: Path,
+              compile: bool = False) -> dict:
+    """Next-token training of the notebook-11 GPT on the shipped BPE's ids of Shakespeare (nanoGPT's recipe:
+    :func:`dlnlp.lm.train_lm`). With dropout 0 the reference attention already runs on the fused kernel."""
+    from .lm import bpe_data, load_tokenizer, train_lm
+
+    tok = load_tokenizer()
+    data = bpe_data(tok)
+    model, opt = new_gpt(data.vocab_size, lr, weight_decay, seed)
     forward = torch.compile(model) if compile else model
-    warmup = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    g = torch.Generator().manual_seed(seed)
-    vg_starts = torch.randint(0, len(valid_ids) - T - 1, (32,), generator=torch.Generator().manual_seed(1))
-    xv, yv = next_token_pairs(valid_ids, vg_starts, T)
+    start = time.perf_counter()
 
-    def valid_loss() -> float:
-        model.eval()
-        with torch.no_grad():
-            total = sum(model(xv[i:i + 8], yv[i:i + 8])[1].item() for i in range(0, len(xv), 8))
-        model.train()
-        return total / math.ceil(len(xv) / 8)
+    def progress(steps_range):
+        for step in steps_range:
+            yield step
+            if (step + 1) % 100 == 0:
+                print(f"step {step + 1:5d}  {time.perf_counter() - start:.0f} s", flush=True)
 
-    log, start, running = [], time.perf_counter(), 0.0
-    model.train()
-    for step in range(1, steps + 1):
-        starts = torch.randint(0, len(train_ids) - T - 1, (batch_size,), generator=g)
-        x, y = next_token_pairs(train_ids, starts, T)
-        loss = forward(x, y)[1]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        running += loss.item()
-        if step % log_every == 0 or step == steps:
-            n = log_every if step % log_every == 0 else step % log_every
-            v = valid_loss()
-            log.append({"step": step, "train_loss": running / n, "valid_loss": v})
-            print(f"step {step:5d}  train {running / n:.4f}  valid {v:.4f}  {time.perf_counter() - start:.0f} s",
-                  flush=True)
-            running = 0.0
-    return {"config": asdict(cfg), "state_dict": model.state_dict(), "steps": steps,
-            "seconds": time.perf_counter() - start, "log": log, "vocab": vocab.itos}
+    log = train_lm(forward, data, opt, steps, batch_size, model.cfg.n_positions, lr, warmup=100, seed=seed,
+                   eval_every=max(1, steps // 4), progress=progress)
+    for s_, tr, v in zip(log.steps, log.train_nats, log.valid_bpc):
+        print(f"step {s_:5d}  train {tr:.4f} nats/token  valid {v:.4f} bits/char", flush=True)
+    return {"config": asdict(model.cfg), "state_dict": model.state_dict(), "steps": steps,
+            "seconds": log.train_seconds, "bpe_merges": [list(m) for m in tok.merges],
+            "recipe": {"steps": steps, "batch_size": batch_size, "lr": lr, "warmup": 100, "weight_decay": weight_decay,
+                       "seed": seed},
+            "chars_per_token": data.chars_per_token,
+            "log": [{"step": a, "train_loss": b, "valid_bpc": c}
+                    for a, b, c in zip(log.steps, log.train_nats, log.valid_bpc)]}
+
+
+def write_tokenizer() -> int:
+    from .lm import TOKENIZER_PATH, train_tokenizer
+
+    start = time.perf_counter()
+    tok = train_tokenizer()
+    tok.save(TOKENIZER_PATH)
+    print(f"wrote {TOKENIZER_PATH} ({len(tok.merges)} merges, {len(tok.vocab)} tokens) "
+          f"after {time.perf_counter() - start:.0f} s")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlnlp.pretrain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", choices=["bert", "gpt"])
+    parser.add_argument("model", choices=["bert", "bpe", "gpt"])
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (opt-in)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.model == "bpe":
+        return write_tokenizer()
     kw = dict(BERT_DEFAULTS if args.model == "bert" else GPT_DEFAULTS)
     if args.steps is not None:
         kw["steps"] = args.steps

