@@ -115,3 +115,38 @@ def check_unchanged(tensor, original, name: str = "input") -> None:
     if not same:
         raise AssertionError(f"your code changed {name} in place: it was {_fmt(e)} and is now {_fmt(a)}. "
                              "Build new tensors instead of writing into the arguments.")
+
+
+class _CreatedTensors(torch.overrides.TorchFunctionMode):
+    """Records the device of every tensor (not 0-d) that a torch function returns while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[tuple[str, torch.device]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor) and t.dim() > 0:
+                self.seen.append((getattr(func, "__name__", str(func)), t.device))
+        return out
+
+
+def check_follows_device(fn: Callable[[], object], device, name: str, hint: str = "") -> None:
+    """Run ``fn()`` (which calls the code under test on inputs and parameters placed on ``device``, e.g.
+    ``"meta"``, a device that exists on every machine) and fail if any tensor it creates lands elsewhere:
+    a ``torch.arange(T)`` or ``torch.ones(shape)`` without ``device=`` makes a CPU tensor whatever the
+    input's device, which breaks on a GPU. 0-d tensors (Python numbers) are not counted."""
+    device = torch.device(device)
+    mode = _CreatedTensors()
+    with mode:
+        try:
+            fn()
+        except Exception as exc:  # a device mismatch inside the code under test
+            raise AssertionError(f"{name} failed with inputs on the {device} device: {type(exc).__name__}: "
+                                 f"{str(exc)[:200]}" + (f"\nHint: {hint}" if hint else "")) from None
+    wrong = sorted({f for f, d in mode.seen if d.type != device.type})
+    if wrong:
+        raise AssertionError(f"{name}: with inputs on the {device} device, {', '.join(wrong)} made tensors on "
+                             "another device; create every tensor on the input's device (device=x.device, "
+                             "or *_like functions)" + (f"\nHint: {hint}" if hint else ""))
