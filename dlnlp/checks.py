@@ -132,21 +132,27 @@ class _CreatedTensors(torch.overrides.TorchFunctionMode):
         return out
 
 
-def check_follows_device(fn: Callable[[], object], device, name: str, hint: str = "") -> None:
-    """Run ``fn()`` (which calls the code under test on inputs and parameters placed on ``device``, e.g.
-    ``"meta"``, a device that exists on every machine) and fail if any tensor it creates lands elsewhere:
-    a ``torch.arange(T)`` or ``torch.ones(shape)`` without ``device=`` makes a CPU tensor whatever the
-    input's device, which breaks on a GPU. 0-d tensors (Python numbers) are not counted."""
-    device = torch.device(device)
+def check_follows_device(fn: Callable[[], object], name: str, hint: str = "", module=None) -> None:
+    """Run ``fn()`` (which calls the code under test on CPU inputs and CPU parameters) with PyTorch's default
+    device set to the data-less ``meta`` device, which exists on every machine, and fail if the code creates a
+    tensor anywhere but on its inputs' device: a ``torch.arange(T)`` or ``torch.ones(shape)`` without
+    ``device=`` lands on the default device whatever the input's device, which breaks on a GPU. 0-d tensors
+    (Python numbers) are not counted.
+
+    ``module``: the object under test, when there is one. If it is not an ``nn.Module`` of this process (a
+    grader that runs the answer in another process hands the test a proxy), the default device set here does
+    not reach the answer's code, and the check is skipped."""
+    if module is not None and not isinstance(module, torch.nn.Module):
+        return
     mode = _CreatedTensors()
-    with mode:
+    with torch.device("meta"), mode:
         try:
             fn()
         except Exception as exc:  # a device mismatch inside the code under test
-            raise AssertionError(f"{name} failed with inputs on the {device} device: {type(exc).__name__}: "
-                                 f"{str(exc)[:200]}" + (f"\nHint: {hint}" if hint else "")) from None
-    wrong = sorted({f for f, d in mode.seen if d.type != device.type})
+            raise AssertionError(f"{name} failed while the default device was meta and its inputs on the CPU: "
+                                 f"{type(exc).__name__}: {str(exc)[:200]}" + (f"\nHint: {hint}" if hint else "")) from None
+    wrong = sorted({f for f, d in mode.seen if d.type != "cpu"})
     if wrong:
-        raise AssertionError(f"{name}: with inputs on the {device} device, {', '.join(wrong)} made tensors on "
-                             "another device; create every tensor on the input's device (device=x.device, "
-                             "or *_like functions)" + (f"\nHint: {hint}" if hint else ""))
+        raise AssertionError(f"{name}: with its inputs on the CPU and the default device set to meta, {', '.join(wrong)} "
+                             "made tensors on the meta device; create every tensor on the input's device "
+                             "(device=x.device, or *_like functions)" + (f"\nHint: {hint}" if hint else ""))
