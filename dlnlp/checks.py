@@ -142,7 +142,7 @@ def check_follows_device(fn: Callable[[], object], name: str, hint: str = "", mo
     ``module``: the object under test, when there is one. If it is not an ``nn.Module`` of this process (a
     grader that runs the answer in another process hands the test a proxy), the default device set here does
     not reach the answer's code, and the check is skipped."""
-    if module is not None and not isinstance(module, torch.nn.Module):
+    if module is not None and not issubclass(type(module), torch.nn.Module):   # type(), not a proxy's __class__
         return
     mode = _CreatedTensors()
     with torch.device("meta"), mode:

@@ -274,3 +274,17 @@ def test_gpt_checkpoint_if_present_loads():
     model = rg.GPT(rg.GPTConfig(**ckpt["config"]))
     model.load_state_dict(ckpt["state_dict"])
     assert path.stat().st_size < 5e6
+
+
+def test_check_follows_device_catches_tensors_made_on_the_default_device():
+    from dlnlp.checks import check_follows_device
+
+    cfg = _bert_cfg()
+    emb, enc = rb.BertEmbeddings(cfg).eval(), rb.MiniBert(cfg).eval()
+    ids = torch.randint(0, 40, (2, 5))
+    check_follows_device(lambda: emb(ids), "embeddings", module=emb)
+    check_follows_device(lambda: enc(ids), "encoder", module=enc)
+    with pytest.raises(AssertionError, match="arange"):
+        check_follows_device(lambda: emb.position_embeddings(torch.arange(5)) + emb.word_embeddings(ids), "positions")
+    with pytest.raises(AssertionError):
+        check_follows_device(lambda: enc(ids, None, torch.ones(2, 5, dtype=torch.bool)), "mask on the CPU")
