@@ -125,3 +125,44 @@ def check_unchanged(tensor, original, name: str = "input") -> None:
     if not same:
         raise AssertionError(f"your code changed {name} in place: it was {_fmt(e)} and is now {_fmt(a)}. "
                              "Build new tensors instead of writing into the arguments.")
+
+
+class _CreatedTensors(torch.overrides.TorchFunctionMode):
+    """Records the device of every tensor (not 0-d) that a torch function returns while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[tuple[str, torch.device]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor) and t.dim() > 0:
+                self.seen.append((getattr(func, "__name__", str(func)), t.device))
+        return out
+
+
+def check_follows_device(fn: Callable[[], object], name: str, hint: str = "", module=None) -> None:
+    """Run ``fn()`` (which calls the code under test on CPU inputs and CPU parameters) with PyTorch's default
+    device set to the data-less ``meta`` device, which exists on every machine, and fail if the code creates a
+    tensor anywhere but on its inputs' device: a ``torch.arange(T)`` or ``torch.ones(shape)`` without
+    ``device=`` lands on the default device whatever the input's device, which breaks on a GPU. 0-d tensors
+    (Python numbers) are not counted.
+
+    ``module``: the object under test, when there is one. If it is not an ``nn.Module`` of this process (a
+    grader that runs the answer in another process hands the test a proxy), the default device set here does
+    not reach the answer's code, and the check is skipped."""
+    if module is not None and not issubclass(type(module), torch.nn.Module):   # type(), not a proxy's __class__
+        return
+    mode = _CreatedTensors()
+    with torch.device("meta"), mode:
+        try:
+            fn()
+        except Exception as exc:  # a device mismatch inside the code under test
+            raise AssertionError(f"{name} failed while the default device was meta and its inputs on the CPU: "
+                                 f"{type(exc).__name__}: {str(exc)[:200]}" + (f"\nHint: {hint}" if hint else "")) from None
+    wrong = sorted({f for f, d in mode.seen if d.type != "cpu"})
+    if wrong:
+        raise AssertionError(f"{name}: with its inputs on the CPU and the default device set to meta, {', '.join(wrong)} "
+                             "made tensors on the meta device; create every tensor on the input's device "
+                             "(device=x.device, or *_like functions)" + (f"\nHint: {hint}" if hint else ""))

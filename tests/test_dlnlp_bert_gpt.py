@@ -120,6 +120,66 @@ def test_mlm_loss_ignores_unlabelled_positions():
     torch.testing.assert_close(rb.mlm_loss(logits, labels), expected)
 
 
+def test_load_bert_weights_matches_load_hf_bert_and_checks_names_and_shapes():
+    cfg = _bert_cfg(num_hidden_layers=3)
+    hf = rb.hf_bert(cfg, "base", seed=3)
+    a = rb.load_hf_bert(rb.MiniBert(cfg).eval(), hf)
+    b = rb.load_bert_weights(rb.MiniBert(cfg).eval(), hf.state_dict())
+    for (n, p), q in zip(a.named_parameters(), b.parameters()):
+        assert torch.equal(p, q), n
+    sd = {k: v for k, v in hf.state_dict().items() if k != "encoder.layer.2.output.dense.bias"}
+    with pytest.raises(KeyError):
+        rb.load_bert_weights(rb.MiniBert(cfg), sd)
+    sd = dict(hf.state_dict(), **{"embeddings.position_embeddings.weight": torch.zeros(3, 32)})
+    with pytest.raises(ValueError):
+        rb.load_bert_weights(rb.MiniBert(cfg), sd)
+
+
+def test_minilm_weights_are_pinned_and_match_transformers():
+    import transformers
+
+    from dlnlp.data import pretrained
+    from dlnlp.reference.wordpiece import WordPiece
+
+    sd = pretrained.load_minilm_state_dict()
+    assert len(sd) == 103 and sum(v.numel() for v in sd.values()) == 22_713_216
+    cfg = pretrained.minilm_config()
+    assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.vocab_size) == (6, 384, 12, 30522)
+    tok = WordPiece.from_vocab(pretrained.minilm_vocab())
+    ids = torch.zeros(2, 12, dtype=torch.long)
+    for i, text in enumerate(["Now is the winter of our discontent", "Out, damned spot!"]):
+        x = tok.encode(text)
+        ids[i, :len(x)] = torch.tensor(x)
+    mask = ids != 0
+    ours = rb.load_bert_weights(rb.MiniBert(cfg).eval(), sd)
+    hf = transformers.BertModel.from_pretrained(pretrained.minilm_folder(), attn_implementation="eager").eval()
+    with torch.no_grad():
+        diff = (ours(ids, None, mask) - hf(input_ids=ids, attention_mask=mask.long()).last_hidden_state)[mask]
+    assert diff.abs().max().item() < 1e-5
+
+
+def test_minilm_hash_is_checked(monkeypatch):
+    from dlnlp.data import pretrained
+
+    monkeypatch.setattr(pretrained, "MINILM_SHA256", "0" * 64)
+    with pytest.raises(ValueError, match="SHA-256"):
+        pretrained.load_minilm_state_dict()
+
+
+def test_genre_passages_hold_out_whole_plays_and_are_seeded():
+    from dlnlp.data.play_genres import TEST_PLAYS, genre_passages
+
+    a, b = genre_passages(), genre_passages()
+    assert a == b
+    assert {p.play for p in a["test"]} == set(TEST_PLAYS)
+    assert not {p.play for p in a["train"]} & set(TEST_PLAYS)
+    assert len(a["train"]) == 1260 and len(a["test"]) == 240
+    assert sum(p.label for p in a["test"]) == 120
+    for p in a["train"] + a["test"]:
+        assert 20 <= len(p.text.split()) <= 40 and p.label in (0, 1)
+    assert genre_passages(seed=1) != a
+
+
 def test_bert_checkpoint_if_present_loads_into_reference_classes():
     from dlnlp.pretrain import ROOT
     path = ROOT / "solutions" / "10_bert" / "bert_spam.pt"
@@ -214,3 +274,17 @@ def test_gpt_checkpoint_if_present_loads():
     model = rg.GPT(rg.GPTConfig(**ckpt["config"]))
     model.load_state_dict(ckpt["state_dict"])
     assert path.stat().st_size < 5e6
+
+
+def test_check_follows_device_catches_tensors_made_on_the_default_device():
+    from dlnlp.checks import check_follows_device
+
+    cfg = _bert_cfg()
+    emb, enc = rb.BertEmbeddings(cfg).eval(), rb.MiniBert(cfg).eval()
+    ids = torch.randint(0, 40, (2, 5))
+    check_follows_device(lambda: emb(ids), "embeddings", module=emb)
+    check_follows_device(lambda: enc(ids), "encoder", module=enc)
+    with pytest.raises(AssertionError, match="arange"):
+        check_follows_device(lambda: emb.position_embeddings(torch.arange(5)) + emb.word_embeddings(ids), "positions")
+    with pytest.raises(AssertionError):
+        check_follows_device(lambda: enc(ids, None, torch.ones(2, 5, dtype=torch.bool)), "mask on the CPU")

@@ -20,8 +20,7 @@ import torch.nn.functional as F
 
 __all__ = ["BertConfig", "make_pair", "BertEmbeddings", "BertLayer", "MiniBert", "mask_tokens",
            "BertMLMHead", "mlm_loss", "BertForPretraining", "nsp_pairs", "BertClassifier", "init_bert_weights",
-           "hf_bert_config",
-           "hf_bert", "bert_key_map", "load_hf_bert", "IGNORE_INDEX"]
+           "hf_bert_config", "hf_bert", "bert_key_map", "load_bert_weights", "load_hf_bert", "IGNORE_INDEX"]
 
 IGNORE_INDEX = -100  # label of positions that do not count in the MLM loss (PyTorch's default)
 
@@ -316,6 +315,25 @@ def bert_key_map(n_layers: int, prefix: str = "") -> dict[str, str]:
             for w in ("weight", "bias"):
                 m[f"layers.{i}.{ours}.{w}"] = f"encoder.layer.{i}.{hf}.{w}"
     return {prefix + k: v for k, v in m.items()}
+
+
+@torch.no_grad()
+def load_bert_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> nn.Module:
+    """Copy a Hugging Face ``BertModel`` state dict (``embeddings.word_embeddings.weight``,
+    ``encoder.layer.0.attention.self.query.weight``, ...) into a :class:`MiniBert`, in place; return it.
+
+    Every parameter of ``model`` is overwritten (a missing name raises ``KeyError``, a shape that differs
+    ``ValueError``); entries with no place in ``model`` (the pooler, ``position_ids``) are ignored. The
+    values are copied into the existing parameters, which keep their dtype and device. Hugging Face's
+    ``nn.Linear`` weights are (out, in) like PyTorch's, so nothing is transposed.
+    """
+    names = bert_key_map(len(model.layers))
+    for ours, p in model.named_parameters():
+        src = state_dict[names[ours]]
+        if tuple(src.shape) != tuple(p.shape):
+            raise ValueError(f"{names[ours]} has shape {tuple(src.shape)}, {ours} has {tuple(p.shape)}")
+        p.copy_(src)
+    return model
 
 
 @torch.no_grad()

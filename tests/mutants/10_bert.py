@@ -159,4 +159,61 @@ MUTANTS = [
     Mutant("ex7_classifier", "no mask given: padding assumed where the id is 0",
            {"h = self.bert(input_ids, token_type_ids, attention_mask)":
             "h = self.bert(input_ids, token_type_ids, input_ids != 0 if attention_mask is None else attention_mask)"}),
+    # issue classes: devices, eval-mode dropout, random parameters, the global generator, gradients
+    Mutant("ex2_embeddings", "positions made on the CPU whatever the input's device (arange without device=)",
+           {"pos = torch.arange(T, device=input_ids.device)": "pos = torch.arange(T)"}),
+    Mutant("ex2_embeddings", "default segment ids made on the CPU with torch.zeros(B, T)",
+           {"token_type_ids = torch.zeros_like(input_ids)": "token_type_ids = torch.zeros(B, T, dtype=torch.long)"}),
+    Mutant("ex3_layer", "functional attention dropout without training=self.training: it still drops in eval mode",
+           {"att = self.attn_dropout(torch.softmax(scores, dim=-1))":
+            "att = F.dropout(torch.softmax(scores, dim=-1), self.attn_dropout.p)"}),
+    Mutant("ex3_layer", "functional dropout on the sublayer outputs, active in eval mode",
+           {"x = self.attn_norm(x + self.dropout(self.attn_out(ctx)))":
+            "x = self.attn_norm(x + F.dropout(self.attn_out(ctx), self.dropout.p))",
+            "return self.ffn_norm(x + self.dropout(h))": "return self.ffn_norm(x + F.dropout(h, self.dropout.p))"}),
+    Mutant("ex3_layer", "the attention's LayerNorm reused after the feed-forward sublayer",
+           {"return self.ffn_norm(x + self.dropout(h))": "return self.attn_norm(x + self.dropout(h))"}),
+    Mutant("ex3_layer", "an additive mask built on the CPU with torch.zeros",
+           {'scores = scores.masked_fill(~attention_mask.bool()[:, None, None, :], float("-inf"))':
+            'scores = scores + torch.zeros(attention_mask.shape, dtype=scores.dtype).masked_fill('
+            '~attention_mask.bool(), float("-inf"))[:, None, None, :]'}),
+    Mutant("ex4_minibert", "the all-real mask made on the CPU with torch.ones(shape)",
+           {"attention_mask = torch.ones_like(input_ids, dtype=torch.bool)":
+            "attention_mask = torch.ones(input_ids.shape, dtype=torch.bool)"}),
+    Mutant("ex5_mask_tokens", "a fresh generator seeded 0 at every call when none is given",
+           {"    dev = input_ids.device\n": "    dev = input_ids.device\n    if generator is None:\n"
+            "        generator = torch.Generator().manual_seed(0)\n"}),
+    Mutant("ex6_mlm_head", "the tanh approximation of GELU in the head",
+           {"h = self.norm(F.gelu(self.dense(hidden)))": "h = self.norm(F.gelu(self.dense(hidden), approximate='tanh'))"}),
+    Mutant("ex6_mlm_head", "the tied embedding matrix detached in the head",
+           {"return h @ self.word_embeddings.weight.T + self.bias": "return h @ self.word_embeddings.weight.detach().T + self.bias"}),
+    Mutant("ex7_classifier", "the [CLS] vector detached: fine-tuning never reaches the encoder",
+           {"pooled = torch.tanh(self.pooler(h[:, 0]))": "pooled = torch.tanh(self.pooler(h[:, 0].detach()))"}),
+    # ex8 load_bert_weights: names that look alike, layouts, copies
+    Mutant("ex8_load_weights", "query and key swapped (both 384 x 384: no error)",
+           {'"query": "attention.self.query", "key": "attention.self.key"':
+            '"query": "attention.self.key", "key": "attention.self.query"'}),
+    Mutant("ex8_load_weights", "the two LayerNorms of a layer swapped (same shapes: no error)",
+           {'"attn_norm": "attention.output.LayerNorm"': '"attn_norm": "output.LayerNorm"',
+            '"ffn_norm": "output.LayerNorm"': '"ffn_norm": "attention.output.LayerNorm"'}),
+    Mutant("ex8_load_weights", "every square weight transposed, as if Hugging Face stored (in, out)",
+           {"            p.copy_(t)": "            p.copy_(t.T if t.dim() == 2 and t.shape[0] == t.shape[1] else t)"}),
+    Mutant("ex8_load_weights", "layers loaded in reverse order",
+           {'source = f"encoder.layer.{parts[1]}.': 'source = f"encoder.layer.{len(model.layers) - 1 - int(parts[1])}.'}),
+    Mutant("ex8_load_weights", "the embeddings' LayerNorm left at its initial values",
+           {"            t = state_dict[source]\n":
+            "            if name.startswith('embeddings.norm'):\n                continue\n            t = state_dict[source]\n"}),
+    Mutant("ex8_load_weights", "parameters replaced by the state dict's tensors (p.data = t): shared memory, its dtype",
+           {"            p.copy_(t)": "            p.data = t"}),
+    Mutant("ex8_load_weights", "names missing from the state dict skipped in silence",
+           {"            t = state_dict[source]\n": "            if source not in state_dict:\n                continue\n"
+            "            t = state_dict[source]\n"}),
+    Mutant("ex8_load_weights", "shapes not checked: a wrong shape fails with copy_'s RuntimeError, not ValueError",
+           {"            if t.shape != p.shape:\n": "            if False:\n"}),
+    Mutant("ex8_load_weights", "the segment embeddings not loaded",
+           {"            t = state_dict[source]\n":
+            "            if 'token_type' in name:\n                continue\n            t = state_dict[source]\n"}),
+    Mutant("ex8_load_weights", "biases not loaded",
+           {"            t = state_dict[source]\n":
+            "            if name.endswith('bias'):\n                continue\n            t = state_dict[source]\n"}),
 ]

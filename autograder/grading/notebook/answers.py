@@ -133,6 +133,7 @@ COURSE_ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
         "ex5_mask_tokens": _q("bert", "mask_tokens"),
         "ex6_mlm_head": _q("bert", "BertMLMHead", "mlm_loss"),
         "ex7_classifier": _q("bert", "BertClassifier"),
+        "ex8_load_weights": _q("bert", "load_bert_weights", "load_hf_bert", "bert_key_map"),
     },
     "11_gpt": {
         "ex1_pairs": _q("gpt", "next_token_pairs"),
