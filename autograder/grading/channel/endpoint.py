@@ -57,15 +57,19 @@ from .objects import (
     MISSING,
     NEVER_EXPORT,
     UNOPS,
+    InputModified,
     RemoteError,
     RngState,
     copy_back,
     describe_error,
     differentiable,
+    in_place_by_name,
     leaves,
+    name_of,
     numpy_module,
     rebuild_error,
     replace_tensors,
+    same_data,
     tensor_version,
     torch_module,
 )
@@ -104,10 +108,12 @@ class Endpoint:
         self._rng_sent = None
         self.broken: str | None = None
         self.violation: str | None = None
+        self.modified: list[str] = []              # the test's inputs the submission changed in place
         self.requests = 0
 
     # ---------------------------------------------------------------- asking the other side
     def request(self, q: str, **fields):
+        """Ask the other side to do ``q`` (call, getattr, ...) and return its answer as data or a proxy."""
         if self.broken:
             raise RemoteError(f"the link to the other process is broken: {self.broken}")
         self.requests += 1
@@ -159,22 +165,31 @@ class Endpoint:
             GUARD.io -= 1
         GUARD.after_io()
         try:
-            return self._finish(reply, rbufs, enc)
+            return self._finish(reply, rbufs, enc, fields.get("h"))
         except ProtocolError as e:
             self.broken = self.violation = f"malformed answer: {e}"
             raise RemoteError(self.broken) from None
 
-    def _finish(self, reply: dict, rbufs: list, enc: "Encoder"):
+    def _finish(self, reply: dict, rbufs: list, enc: "Encoder", target=None):
         dec = Decoder(self, rbufs, "reply", sent=enc.sent)
         self._sync_in(reply.get("ms"), Decoder(self, rbufs, "state"))
+        changed = []
         for idx, tree in as_list(reply.get("cb", [])):
             if not isinstance(idx, int) or idx not in enc.sent:
                 raise ProtocolError("bad copy-back index")
             if isinstance(tree, dict) and tree.get("t") == "cb":
-                copy_back(enc.sent[idx], dec.dec(tree.get("d")),
-                           grad=dec.dec(tree["g"]) if tree.get("g") is not None else None, has_grad=True)
+                orig, new = enc.sent[idx], dec.dec(tree.get("d"))
+                if self.guarded and not same_data(orig, new):
+                    changed.append(tuple(getattr(orig, "shape", ())))
+                copy_back(orig, new, grad=dec.dec(tree["g"]) if tree.get("g") is not None else None, has_grad=True)
             else:
                 copy_back(enc.sent[idx], dec.dec(tree))
+        if changed and not in_place_by_name(target):
+            # the test sees its inputs as the submission left them, and the change fails the test
+            what = f"{len(changed)} input tensor(s) of shape {', '.join(str(list(s)) for s in changed[:3])}"
+            self.modified.append(f"{name_of(target) or 'the submission'} changed {what} in place")
+            raise InputModified(f"the submission changed {what} that the test handed to it, in place; a test's "
+                                "inputs are read-only unless the function's name ends in '_'")
         if "err" in reply:
             raise rebuild_error(reply["err"], with_tb=self.guarded)
         value = dec.dec(reply.get("ok"))
@@ -326,6 +341,8 @@ class Endpoint:
             if q == "getattr":
                 with GUARD:
                     return getattr(target, name)
+            if q != "getattr":
+                self._check_writable(target, name)
             if q == "setattr":
                 value = dec.dec(msg.get("v"))
                 with GUARD:
@@ -376,9 +393,11 @@ class Endpoint:
         if name == "getitem":
             return target[args[0]]
         if name == "setitem":
+            self._check_writable(target, "[...]")
             target[args[0]] = args[1]
             return None
         if name == "delitem":
+            self._check_writable(target, "[...]")
             del target[args[0]]
             return None
         if name == "contains":
@@ -401,6 +420,13 @@ class Endpoint:
         if name == "array":
             return numpy_module().asarray(target)
         raise ProtocolError(f"unknown operation {name!r}")
+
+    def _check_writable(self, target, what: str) -> None:
+        """Objects the tester hands to the submission are read-only to it, unless the test marks one
+        writable (``obj.__grader_writable__ = True``)."""
+        if self.guarded and not getattr(target, "__grader_writable__", False):
+            raise PermissionError(f"the test's {type(target).__name__} object is read-only to the submission "
+                                  f"(it tried to change {what})")
 
     def _check_attr(self, target, name: str) -> None:
         if not self.guarded:
@@ -564,6 +590,7 @@ class Endpoint:
         self._rng_sent = None
         self.broken = None
         self.violation = None
+        self.modified = []
 
     def clear_records(self) -> None:
         self._records.clear()

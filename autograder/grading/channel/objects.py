@@ -64,6 +64,11 @@ def numpy_module():
     return sys.modules.get("numpy")
 
 
+# qualified names of the reference answers the student kernel has only as stand-ins until their exercise
+# is graded: the tester hands these over as proxies, never by name (set in the tester from its setup)
+WITHHELD: set[str] = set()
+
+
 def importable(obj) -> tuple[str, str] | None:
     """``(module, qualname)`` when ``obj`` is the object found under that name in an imported module."""
     try:
@@ -178,6 +183,33 @@ class RngState:
     __hash__ = None
 
 
+class InputModified(RuntimeError):
+    """Raised in a test when the submission changed, in place, a tensor the test handed to it."""
+
+
+def same_data(orig, new) -> bool:
+    """Whether a tensor handed to the other side came back with the same data."""
+    torch = torch_module()
+    if torch is None or not isinstance(orig, torch.Tensor) or not isinstance(new, torch.Tensor):
+        return True
+    with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
+        return orig.shape == new.shape and orig.dtype == new.dtype and bool(torch.equal(orig, new))
+
+
+def name_of(target) -> str | None:
+    """The name a proxy's object has on the other side (a function's or method's name)."""
+    try:
+        name = object.__getattribute__(target, "_info").get("n")
+    except (AttributeError, TypeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def in_place_by_name(target) -> bool:
+    """A function whose name ends in ``_`` changes its inputs by contract (PyTorch's convention)."""
+    return (name_of(target) or "").endswith("_")
+
+
 def copy_back(orig, new, grad=None, has_grad: bool = False) -> None:
     torch = torch_module()
     if torch is None:
@@ -210,7 +242,8 @@ def plain_config(obj) -> bool:
     if isinstance(obj, type) or not dataclasses.is_dataclass(obj):
         return False
     ref = importable(type(obj))
-    return ref is not None and ref[0].startswith(("dlnlp", "torch", "transformers"))
+    return ref is not None and ref[0].startswith(("dlnlp", "torch", "transformers")) \
+        and f"{ref[0]}.{ref[1]}" not in WITHHELD
 
 
 def tensor_version(t) -> tuple:

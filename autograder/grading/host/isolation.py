@@ -255,12 +255,14 @@ _ETC = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localt
         "/etc/matplotlibrc", "/etc/os-release"]
 
 
-def allowed_roots(workdir: Path, extra_read: list[str] | None = None) -> tuple[list[str], list[str]]:
-    """(readable, writable) paths of the student kernel."""
+def allowed_roots(workdir: Path, extra_read: list[str] | None = None,
+                  withheld_root: str | None = None) -> tuple[list[str], list[str]]:
+    """(readable, writable) paths of the student kernel. With ``withheld_root`` (a copy of ``dlnlp``
+    without the answers not graded yet, :mod:`.withheld`) the kernel reads that copy, not the package."""
     read = {str(Path(sys.prefix).resolve()), str(Path(sys.base_prefix).resolve()),
             str(Path(sys.exec_prefix).resolve())}
     read.update(str(Path(p).resolve()) for p in sys.path if p and os.path.isdir(p) and "site-packages" in p)
-    for pkg in ("dlnlp", "autograder"):
+    for pkg in ("autograder",) if withheld_root else ("dlnlp", "autograder"):
         d = _package_dir(pkg)
         if d:
             read.add(d)
@@ -269,6 +271,8 @@ def allowed_roots(workdir: Path, extra_read: list[str] | None = None) -> tuple[l
             read.add(str(Path(p).resolve()))
     read.update(p for p in _ETC if os.path.exists(p))
     read.update(extra_read or [])
+    if withheld_root:
+        read.add(str(Path(withheld_root).resolve()))
     write = {str(Path(workdir).resolve())}
     return sorted(read), sorted(write)
 
@@ -294,7 +298,8 @@ def student_env(workdir: Path, limits: Limits, extra: dict | None = None) -> dic
 
 
 def build_command(argv: list[str], workdir: Path, iso: Isolation, env: dict[str, str],
-                  extra_read: list[str] | None = None, ident: tuple[int, int] | None = None) -> list[str]:
+                  extra_read: list[str] | None = None, ident: tuple[int, int] | None = None,
+                  withheld_root: str | None = None) -> list[str]:
     """The command line that starts ``argv`` at isolation ``iso`` (bubblewrap wraps it).
 
     With ``ident`` (the grader is root) bubblewrap makes no user namespace (it would map the kernel
@@ -302,7 +307,7 @@ def build_command(argv: list[str], workdir: Path, iso: Isolation, env: dict[str,
     ``ident`` first thing (:func:`drop_privileges`)."""
     if iso.level != "bwrap":
         return list(argv)
-    read, _ = allowed_roots(workdir, extra_read)
+    read, _ = allowed_roots(workdir, extra_read, withheld_root)
     if ident is not None:
         ns = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
               "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]

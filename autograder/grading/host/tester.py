@@ -15,6 +15,7 @@ import nbformat
 
 from ..channel.framing import Channel
 from ..model import AssignmentSpec, Limits, NotebookSpec
+from ..notebook.answers import answers_for
 from .kernels import KERNEL_ZYGOTES
 from .procs import KernelStartError, copy_tree_files, mpl_font_cache, stop_zygote
 
@@ -59,7 +60,9 @@ class Zygote:
                 warm.append("torch.testing")
         except Exception:
             pass
+        withheld = sorted({q for quals in answers_for(spec.source_path).values() for q in quals})
         self.ch.send({"workdir": str(work), "cells": cells, "threads": limits.threads, "warm": warm,
+                      "withheld": withheld,
                       "output_bytes_per_cell": limits.output_bytes_per_cell})
         try:
             msg, _ = self.ch.recv(timeout=max(120.0, limits.notebook_timeout))

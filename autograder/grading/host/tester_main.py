@@ -97,7 +97,9 @@ def tester_main(zyg_fd: int) -> int:
     sock = socket.socket(fileno=zyg_fd)
     zyg = Channel(zyg_fd)
     setup, _ = zyg.recv()
-    from ..channel.objects import GUARD, install_interrupt_handler
+    from ..channel.objects import GUARD, WITHHELD, install_interrupt_handler
+
+    WITHHELD.update(str(q) for q in setup.get("withheld") or [])
     from ..inside.shell import OutputLimits, make_shell, run_cell
 
     os.chdir(setup["workdir"])
@@ -209,7 +211,8 @@ def _tester_session(shell, ctl_fd: int, rpc_fd: int, names: list[str], limits, s
             ep.clear_records()
             ctl.send({"r": msg.get("id"), "outputs": cap.finish(), "error": cap.error is not None,
                       "bind_error": bind_error, "requests": ep.requests - n0, "broken": ep.violation,
-                      "seconds": time.perf_counter() - start})
+                      "modified": list(ep.modified), "seconds": time.perf_counter() - start})
+            ep.modified.clear()
 
 
 def main(argv: list[str] | None = None) -> int:
