@@ -196,20 +196,6 @@ def same_data(orig, new) -> bool:
         return orig.shape == new.shape and orig.dtype == new.dtype and bool(torch.equal(orig, new))
 
 
-def name_of(target) -> str | None:
-    """The name a proxy's object has on the other side (a function's or method's name)."""
-    try:
-        name = object.__getattribute__(target, "_info").get("n")
-    except (AttributeError, TypeError):
-        return None
-    return name if isinstance(name, str) else None
-
-
-def in_place_by_name(target) -> bool:
-    """A function whose name ends in ``_`` changes its inputs by contract (PyTorch's convention)."""
-    return (name_of(target) or "").endswith("_")
-
-
 def copy_back(orig, new, grad=None, has_grad: bool = False) -> None:
     torch = torch_module()
     if torch is None:

@@ -44,7 +44,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..model import LEVELS, PROCESS_UNPROTECTED, Isolation, IsolationUnavailable, Limits
+from ..model import LANDLOCK_LIMITS, LEVELS, PROCESS_UNPROTECTED, Isolation, IsolationUnavailable, Limits
 
 _DETECTED: dict[str, Isolation] = {}
 
@@ -98,7 +98,9 @@ def detect(prefer: str = "auto") -> Isolation:
         raise ValueError(f"unknown isolation level {prefer!r} (one of auto, {', '.join(LEVELS)})")
     if prefer in _DETECTED:
         return _DETECTED[prefer]
-    order = LEVELS if prefer == "auto" else LEVELS[LEVELS.index(prefer):]
+    # Landlock is used only when asked for: it does not hide the machine's processes (LANDLOCK_LIMITS)
+    order = {"auto": ("bwrap", "process"), "bwrap": ("bwrap", "process"),
+             "landlock": ("landlock", "process"), "process": ("process",)}[prefer]
     abi = landlock_abi()
     userns = sys.platform.startswith("linux") and _probe(
         "import ctypes,os; l=ctypes.CDLL(None,use_errno=True); "
@@ -112,6 +114,9 @@ def detect(prefer: str = "auto") -> Isolation:
                 iso = Isolation("bwrap", bwrap=bwrap, landlock_abi=abi, userns=True)
                 break
             warnings.append("bubblewrap (bwrap) is not installed or cannot create namespaces here")
+            if abi >= 1:
+                warnings.append("Landlock is available but used only when asked for (--isolation landlock): "
+                                + LANDLOCK_LIMITS)
         elif level == "landlock":
             if abi >= 1:
                 iso = Isolation("landlock", landlock_abi=abi, userns=userns)
@@ -120,8 +125,8 @@ def detect(prefer: str = "auto") -> Isolation:
         elif prefer != "process":
             raise IsolationUnavailable(
                 "no isolation is available for the student kernels (" + "; ".join(warnings) + "). Install "
-                "bubblewrap (apt-get install bubblewrap) or grade on Linux >= 5.13 (Landlock). To grade "
-                "anyway pass --isolation process (or set GRADER_ISOLATION=process), knowing that "
+                "bubblewrap (apt-get install bubblewrap), or pass --isolation landlock on Linux >= 5.13, or "
+                "to grade anyway --isolation process (or set GRADER_ISOLATION=process), knowing that "
                 + PROCESS_UNPROTECTED + ".")
         else:
             iso = Isolation("process", userns=userns)
@@ -160,6 +165,11 @@ def kernel_identity() -> tuple[int, int] | None:
     if not (_mapped(uid, "/proc/self/uid_map") and _mapped(uid, "/proc/self/gid_map")):
         uid = 65534
     return uid, uid
+
+
+def identity_mapped(uid: int) -> bool:
+    """Whether ``uid`` exists as a user and a group in this process's user namespace."""
+    return _mapped(uid, "/proc/self/uid_map") and _mapped(uid, "/proc/self/gid_map")
 
 
 def reachable_by_others(paths: list[str]) -> str | None:

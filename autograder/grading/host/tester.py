@@ -16,8 +16,45 @@ import nbformat
 from ..channel.framing import Channel
 from ..model import AssignmentSpec, Limits, NotebookSpec
 from ..notebook.answers import answers_for
+from . import cgroup
+from . import isolation as sandbox
 from .kernels import KERNEL_ZYGOTES
 from .procs import KernelStartError, copy_tree_files, mpl_font_cache, stop_zygote
+
+
+def tester_identity() -> tuple[int, int] | None:
+    """The (uid, gid) the tester runs as when the grader is root: one of its own, beside the kernels'
+    range (None: not root, or the Python installation is closed to other users)."""
+    ident = sandbox.kernel_identity()
+    if ident is None or ident[0] == 65534:
+        return None
+    import autograder
+
+    need = [os.path.dirname(os.path.realpath(sys.executable)), sys.prefix, sys.base_prefix,
+            os.path.dirname(os.path.dirname(os.path.abspath(autograder.__file__)))]
+    if sandbox.reachable_by_others(need) is not None:
+        return None
+    uid = ident[0] + 4_000_000
+    return (uid, uid) if sandbox.identity_mapped(uid) else None
+
+
+def _confine_tester(memory_bytes: int, ident: tuple[int, int] | None, group):
+    """What the tester's process does before it starts: join its control group, cap its data segment,
+    give up root."""
+    def run() -> None:
+        import resource
+
+        if group is not None:
+            group.add_self()
+        try:
+            resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+        except (ValueError, OSError):
+            pass
+        if ident is not None:
+            os.setgroups([])
+            os.setresgid(ident[1], ident[1], ident[1])
+            os.setresuid(ident[0], ident[0], ident[0])
+    return run
 
 
 class Zygote:
@@ -41,10 +78,23 @@ class Zygote:
             for f in Path(cache).glob("fontlist*.json"):
                 shutil.copy(f, Path(env["MPLCONFIGDIR"]) / f.name)
         self._log = open(self.tmp / "tester.log", "wb")
+        # The tester handles what the submission returns: it runs under a memory limit of its own (a
+        # control group where one can be made, and its data segment), and as a user of its own when the
+        # grader is root
+        self.memory_bytes = int(limits.memory_mb * 1.25 + 1024) << 20
+        self.group: cgroup.Group | None = None
+        try:
+            self.group = cgroup.Group(memory_bytes=self.memory_bytes + (256 << 20), tasks=256,
+                                      cpus=max(1, limits.threads))
+        except OSError:
+            self.group = None
+        self.ident = tester_identity()
+        sandbox.hand_over(self.tmp, self.ident)
         self.proc = subprocess.Popen([sys.executable, "-I", "-m", "autograder.grading.host.tester_main", "tester",
                                       str(child.fileno())], pass_fds=(child.fileno(),), env=env, cwd=str(work),
                                      stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_confine_tester(self.memory_bytes, self.ident, self.group))
         child.close()
         self.sock = parent
         self.ch = Channel(parent.fileno())
@@ -92,6 +142,9 @@ class Zygote:
 
     def close(self) -> None:
         stop_zygote(self.proc, self.sock, self._log)
+        if self.group is not None:
+            self.group.kill()
+            self.group.remove()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
