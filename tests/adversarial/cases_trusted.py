@@ -6,7 +6,8 @@ the modules that hold reference answers natively (no ``open`` audit event) and r
 it answers wrongly but overwrites the tests' input tensors in place so that an expected value computed
 after the call agrees. None of it may earn a point: the guarantees rest on the operating system and on
 the trusted side (the answers' source is not in the kernel, the verdicts are computed in the tester, a
-changed input fails its test).
+changed input fails its test). A disarmed hook's own reports are gone with it, so that case requires no
+flag: it shows what the in-kernel warnings are worth.
 """
 from __future__ import annotations
 
@@ -137,7 +138,7 @@ def _read_ran(result: dict, ctx: Ctx) -> None:
 CASES = [
     Case("hook_disarmed_through_a_frame", "wrong answers; every refusal's traceback walked to the frames of "
          "what refused it and their state flipped (flags set, records emptied), then the gradebook and the "
-         "solution read", _frame_disarm, 0, flags=("sandbox_violation",), review=True, check=_disarm_ran),
+         "solution read", _frame_disarm, 0, review=None, check=_disarm_ran),
     Case("reference_read_natively", "the handed-out reference module read with torch.from_file, a hard link "
          "and a rename, its code run, and every answer a wrapper of what it defined",
          answered(mixed(**WRAPPERS), ("ex1_scale", NATIVE_READ)), 0, flags=("reference_answer_called",),
