@@ -4,9 +4,8 @@ The sealed verdict (see ``docs/grading.md``) runs a test cell in the *tester*, a
 never executes the student's code, while the names the student defines (``softmax``, ``Value``,
 ``LSTMCell`` ...) are bound to :class:`RemoteObject` proxies of the objects in the *student kernel*.
 Calling a proxy, reading an attribute or applying an operator sends a request over a
-:class:`~autograder.grading.wire.Channel`; the other side runs it and answers with a value in the safe
-data format of :mod:`autograder.grading.wire`. What comes back is *data* (numbers, strings,
-containers, tensors rebuilt from raw bytes) or a new proxy for an object that is not data. The
+:class:`.framing.Channel`; the other side runs it and answers with *data* (numbers, strings, containers,
+tensors rebuilt from raw bytes, :mod:`.codec`) or a new proxy for an object that is not data. The
 comparisons, the reference computations and the check helpers of the test run on the tester's own
 objects, so nothing the student's process does can change how they behave.
 
@@ -16,15 +15,16 @@ untrusted student kernel):
 * the student kernel can only describe its objects as data or as handles to be called back; it can
   never make the tester resolve a library function by name;
 * when the student's code calls back into an object the test handed to it (a lambda, a reference
-  ``Value``, a module), it may call it and use its public attributes and operators, but never reach
-  dunder attributes, frames or code objects, so it cannot climb from a handed object to the
-  tester's globals; errors raised there travel back without their tracebacks (no test source);
+  ``Value``, a module), it may call it and read its public attributes, but never change it (no
+  ``setattr``/``setitem`` unless the test marks it ``__grader_writable__``) nor reach dunder attributes,
+  frames or code objects; errors raised there travel back without their tracebacks (no test source);
 * the state that matters to a test (random generators, grad mode, default dtype) flows from the
   tester to the student kernel only: the student's code cannot steer the tester's random numbers.
 
 Faithful to running in one process:
 
-* tensors handed to the student's code and modified in place are copied back (``x`` after the call);
+* a tensor handed to the student's code and changed in place is copied back, so the test sees it, and
+  the call raises :class:`.objects.InputModified` (unless the function's name ends in ``_``);
 * a tensor the student's code returns unchanged comes back as the very same object;
 * gradients flow across the boundary: a result computed from tensors that require grad is attached
   to the caller's autograd graph by a bridge ``Function`` whose backward asks the other side for the
@@ -36,9 +36,9 @@ Faithful to running in one process:
 * names the test rebinds (``linear_backward = reference.linear_backward``) are rebound in the
   student's kernel before its code runs.
 
-Limits (a test that needs them is reported by calibration and graded in the kernel instead):
-objects of the submission cannot be ordered or compared for equality by value (only their data can),
-generators cannot be handed to the submission, and double backward is not supported.
+Limits (a test that needs them is reported by calibration and graded in the kernel instead): objects
+of the submission cannot be ordered or compared by value (only their data can), generators cannot be
+handed to the submission, and double backward is not supported.
 """
 from __future__ import annotations
 
@@ -53,10 +53,8 @@ from .objects import (
     GUARD,
     GUARDED_TENSOR_DENY,
     INPLACE_DUNDERS,
-    MAX_ITEMS,
     MISSING,
     NEVER_EXPORT,
-    UNOPS,
     InputModified,
     RemoteError,
     RngState,
@@ -64,12 +62,12 @@ from .objects import (
     describe_error,
     differentiable,
     leaves,
-    numpy_module,
     rebuild_error,
     replace_tensors,
     same_data,
     tensor_version,
     torch_module,
+    unary,
 )
 from .proxies import TORCH_CLASSES, BridgeInfo, RemoteObject, is_inplace, setup_torch_classes
 
@@ -367,7 +365,7 @@ class Endpoint:
         if q == "op":
             args = dec.dec(msg.get("a", {"t": "L", "v": []}))
             with GUARD:
-                return self._unary(target, str(msg.get("o")), args)
+                return unary(target, str(msg.get("o")), args, self._check_writable)
         if q == "tensor":       # a live tensor of this side used by the other (RemoteTensor)
             name = str(msg.get("n"))
             torch = torch_module()
@@ -390,40 +388,6 @@ class Endpoint:
                 getattr(target, name)(*args, **kwargs)
                 return None
         raise ProtocolError(f"unknown request {q!r}")
-
-    def _unary(self, target, name: str, args: list):
-        if name in UNOPS:
-            return UNOPS[name](target)
-        if name == "getitem":
-            return target[args[0]]
-        if name == "setitem":
-            self._check_writable(target, "[...]")
-            target[args[0]] = args[1]
-            return None
-        if name == "delitem":
-            self._check_writable(target, "[...]")
-            del target[args[0]]
-            return None
-        if name == "contains":
-            return args[0] in target
-        if name == "iter":
-            items = []
-            for item in target:
-                items.append(item)
-                if len(items) > MAX_ITEMS:
-                    raise RuntimeError("iteration produced too many items")
-            return items
-        if name == "format":
-            return format(target, *args[:1])
-        if name == "round":
-            return round(target, *args[:1])
-        if name == "enter":
-            return target.__enter__()
-        if name == "exit":
-            return target.__exit__(None, None, None)
-        if name == "array":
-            return numpy_module().asarray(target)
-        raise ProtocolError(f"unknown operation {name!r}")
 
     def _check_writable(self, target, what: str) -> None:
         """Objects the tester hands to the submission are read-only to it, unless the test marks one

@@ -320,3 +320,37 @@ def rebuild_error(err, with_tb: bool) -> BaseException:
     return e
 
 
+def unary(target, name: str, args: list, check_writable):
+    """The operation ``name`` (not a binary operator) on ``target``, for a request of the other side."""
+    if name in UNOPS:
+        return UNOPS[name](target)
+    if name == "getitem":
+        return target[args[0]]
+    if name == "setitem":
+        check_writable(target, "[...]")
+        target[args[0]] = args[1]
+        return None
+    if name == "delitem":
+        check_writable(target, "[...]")
+        del target[args[0]]
+        return None
+    if name == "contains":
+        return args[0] in target
+    if name == "iter":
+        items = []
+        for item in target:
+            items.append(item)
+            if len(items) > MAX_ITEMS:
+                raise RuntimeError("iteration produced too many items")
+        return items
+    if name == "format":
+        return format(target, *args[:1])
+    if name == "round":
+        return round(target, *args[:1])
+    if name == "enter":
+        return target.__enter__()
+    if name == "exit":
+        return target.__exit__(None, None, None)
+    if name == "array":
+        return numpy_module().asarray(target)
+    raise ProtocolError(f"unknown operation {name!r}")
