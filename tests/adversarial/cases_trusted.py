@@ -24,9 +24,10 @@ FRAME_DISARM = textwrap.dedent("""\
     SECRETS = {secrets}
     def _disarm(exc):
         n, tb = 0, exc.__traceback__
+        own = tb.tb_frame.f_code.co_filename if tb is not None else None
         while tb is not None:
             f = tb.tb_frame
-            if f.f_code.co_filename != __file__ and "ipython-input" not in f.f_code.co_filename:
+            if f.f_code.co_filename != own:
                 for v in list(f.f_locals.values()):
                     try:
                         if type(v) is list and v and all(type(x) is bool for x in v):
@@ -124,7 +125,7 @@ def _frame_disarm(ctx: Ctx) -> None:
 
 def _disarm_ran(result: dict, ctx: Ctx) -> None:
     text = outputs_text(result)
-    assert "disarmed" in text and "BLOCKED:" in text + "LEAK:", "the attack did not run: " + text[-800:]
+    assert "disarmed" in text and ("BLOCKED:" in text or "LEAK:" in text), "the attack did not run: " + text[-800:]
     if result.get("isolation") != "process":
         leaks = [line for line in text.splitlines() if line.startswith("LEAK:")]
         assert not leaks, "\n".join(leaks)
