@@ -15,8 +15,8 @@ For each notebook:
    back), points and cell types reset, deleted test cells re-inserted (:mod:`.notebook.sanitize`);
 3. a *student kernel* (:mod:`.inside.kernel`, confined by :mod:`.inside.confine` and
    :mod:`.host.isolation`; the reference answers not graded yet left out, :mod:`.host.withheld`) runs
-   every cell except the test cells, in order, each within the cell time limit, the whole within the notebook limit, under a
-   memory cap; a kernel that dies is restarted and the cells that ran before are replayed;
+   every cell except the test cells, in order, each within the cell time limit, the whole within the
+   notebook limit, under a memory cap; a kernel that dies is restarted and the cells that ran before are replayed;
 4. each test cell runs in a *tester* forked from a zygote that ran the instructor's notebook: the test
    sees the student's names as proxies (:mod:`.channel`) and decides pass or fail in its own process
    (:mod:`.host.run` drives both);
