@@ -130,6 +130,13 @@ class NotebookRun:
         for err in (reply or {}).get("errors") or []:
             self.flags.append(Flag("reference_not_revealed", str(err)[:300], level=INFO))
 
+    def _still_withheld(self) -> list[str]:
+        """The reference answers the kernel has only as stand-ins now."""
+        if self.withheld is None:
+            return []
+        shown = {f"{d['module']}.{n}" for d in self.revealed for n in d["names"]}
+        return sorted(q for q in self.withheld.exercises_of if q not in shown)
+
     def _seal(self, exercise: str | None, left: dict[str, int]) -> None:
         """A test of ``exercise`` has run: once its last one has, its answers may enter the kernel."""
         if exercise is None or exercise not in left:
@@ -275,7 +282,7 @@ class NotebookRun:
     def run_test(self, source: str, timeout: float):
         t = self.tester
         try:
-            t.send_test(source, self.zygote.names)
+            t.send_test(source, self.zygote.names, self._still_withheld())
         except (ChannelClosed, OSError):
             return "died", [error_output("GraderError", "the tester stopped")], {}
         msg, why = self._wait(t.ch, timeout)

@@ -175,7 +175,7 @@ def _tester_session(shell, ctl_fd: int, rpc_fd: int, names: list[str], limits, s
     import signal
 
     from ..channel.endpoint import Endpoint
-    from ..channel.objects import GUARD, RemoteError, install_interrupt_handler
+    from ..channel.objects import GUARD, WITHHELD, RemoteError, install_interrupt_handler
     from ..inside.shell import run_cell
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -198,6 +198,8 @@ def _tester_session(shell, ctl_fd: int, rpc_fd: int, names: list[str], limits, s
             ctl.send({"r": msg.get("id")})
             continue
         if q == "test":
+            WITHHELD.clear()                     # handed over as proxies, never by name (.channel.objects)
+            WITHHELD.update(str(x) for x in msg.get("withheld") or [])
             GUARD.pending = False
             start = time.perf_counter()
             bind_error = None
