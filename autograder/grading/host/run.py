@@ -45,6 +45,7 @@ class NotebookRun:
         self.withheld = withheld_for(self.answers, handed)
         self.revealed: list[dict] = []                # answers' sources sent to the kernel so far
         self.sealed: set[str] = set()                 # exercises whose every test has run
+        self._answer_cell: str | None = None          # the answer cell running in the kernel, if one is
         self.quota_warned = self.group_warned = False
         self.outside_flags: dict[str, str] = {}      # code -> message, seen by the grader's watchdog
 
@@ -232,7 +233,8 @@ class NotebookRun:
         self._watch(force=True)
         if msg is not None:
             self._note_violations(msg)
-            self._note_attempts(msg, "while a cell ran,")
+            if self._answer_cell:           # the notebook's own cells: their errors show in their outputs
+                self._note_attempts(msg, f"in the answer cell {self._answer_cell},")
             return ("error" if msg.get("error") else "ok"), msg.get("outputs", [])
         if why == "timeout":
             k.interrupt()
@@ -374,7 +376,10 @@ class NotebookRun:
                     self.flags.append(Flag("protocol_violation", f"while testing {gid} the submission's kernel "
                                                                  f"sent malformed data ({info['broken']})", cell=gid))
             else:
+                meta = cell.metadata.get("nbgrader") or {}
+                self._answer_cell = meta.get("grade_id") if meta.get("solution") else None
                 status, outputs = self.run_in_kernel(cell.source, timeout)
+                self._answer_cell = None
                 kind = "test-in-kernel" if gid is not None else "cell"
                 if status in ("ok", "error") and gid is None:
                     self.replay.append(cell.source)
