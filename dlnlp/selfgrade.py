@@ -1,6 +1,6 @@
 """``from dlnlp import selfgrade; selfgrade()``: grade the notebook you are working in, hidden tests included.
 
-The call runs ``python -m autograder selfgrade`` (``autograder/grading/selfgrade.py``) on the notebook's
+The call runs ``python -m autograder selfgrade`` (``autograder/grading/commands/selfgrade.py``) on the notebook's
 saved file, in a process of its own, and prints what it prints: each test cell's name, points and
 failure message, and the score, never the hidden tests' source. It needs the course repository
 (``autograder/`` and ``solutions/``) around the notebook.
@@ -40,7 +40,7 @@ def current_notebook() -> Path | None:
 
 def _course_root(start: Path) -> Path | None:
     for folder in [start, *start.parents]:
-        if (folder / "autograder" / "grading" / "selfgrade.py").is_file():
+        if (folder / "autograder" / "grading" / "commands" / "selfgrade.py").is_file():
             return folder
     return None
 

@@ -1,4 +1,4 @@
-"""The link between the tester and the student kernel (``autograder/grading/remote.py``).
+"""The link between the tester and the student kernel (``autograder/grading/channel/``).
 
 A small server process stands in for the student kernel: it defines objects with the code given and
 answers requests. The tests check that what comes back is plain data, that the tester never lets a
