@@ -20,6 +20,7 @@ from . import cgroup
 from . import isolation as sandbox
 from .kernels import KERNEL_ZYGOTES
 from .procs import KernelStartError, copy_tree_files, mpl_font_cache, stop_zygote
+from .withheld import release_copies_of
 
 
 def tester_identity() -> tuple[int, int] | None:
@@ -246,6 +247,7 @@ def imports_of(sources: list[str]) -> list[str]:
 def _at_exit() -> None:
     try:
         shutdown_workers_cache()
+        release_copies_of(os.getpid())       # this process's package copies (.withheld)
     except Exception:
         pass
 
