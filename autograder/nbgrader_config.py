@@ -22,8 +22,9 @@ if not os.environ.get("NBGRADER_DB_URL"):
     # SQLite creates the file but not its folder: a fresh clone has no .nbgrader/ yet, and stock
     # `nbgrader generate_assignment` would fail after deleting the release folder.
     (ROOT / ".nbgrader").mkdir(exist_ok=True)
-# Data files and checkpoints beside a notebook are released with it; caches are not.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+# Data files and checkpoints beside a notebook are released with it; caches are not, nor the list of
+# which reference objects answer which exercise (answers.json: the grader's course data).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "answers.json"]
 
 # The timeout that counts under autograde/validate is Execute.timeout (seconds per cell).
 # Grading mode shrinks every training cell, so a cell that needs longer than this is a defect.

@@ -40,7 +40,7 @@ def current_notebook() -> Path | None:
 
 def _course_root(start: Path) -> Path | None:
     for folder in [start, *start.parents]:
-        if (folder / "autograder" / "__main__.py").is_file() and (folder / "autograder" / "grading").is_dir():
+        if (folder / "autograder" / "grading" / "commands" / "selfgrade.py").is_file():
             return folder
     return None
 

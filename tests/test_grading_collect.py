@@ -455,3 +455,38 @@ def test_every_collects_record_is_kept(course, tmp_path):
     assert [(r["student"], r["origin"]) for r in rows] == [("alice", "alice_1_2_fx_ops.ipynb"),
                                                           ("bob", "bob_3_4_fx_ops.ipynb")], rows
     assert (root / "submitted" / ".collect.csv").read_text().count("student,assignment,notebook") == 1
+def test_a_file_in_a_repository_never_claims_the_time_or_the_name(course, tmp_path):
+    """GitHub Classroom repositories hold only what the student committed: a ``timestamp.txt`` laid out
+    as nbgrader's (any time, in any folder of the repository) decides nothing, the students are named
+    by the repository prefix the instructor gives, and an honest and a backdating student get the
+    same time."""
+    cfg, root, nb = course
+    src = tmp_path / "classroom"
+    for user, claim in (("alice", "2000-01-01 00:00:00.000000 UTC"), ("bob", None)):
+        repo = src / f"hw-{user}" / ASSIGNMENT
+        repo.mkdir(parents=True)
+        (repo / f"{ASSIGNMENT}.ipynb").write_bytes(_mark(nb, user))
+        if claim:
+            (repo / "timestamp.txt").write_text(claim)
+            (src / f"hw-{user}" / "timestamp.txt").write_text(claim)
+    collect(cfg, src, prefix="hw", **QUIET)
+    assert _students(root) == {"alice", "bob"}
+    assert _stamp(root, "alice") == _stamp(root, "bob")
+    assert _stamp(root, "alice").year > 2000
+
+
+def test_a_file_that_cannot_be_kept_or_stored_is_quarantined_and_the_class_collected(course, tmp_path):
+    """One student's archive with a name as long as the LMS allows (a quarantine copy would exceed the
+    file system's name limit) and one whose name cannot be a folder: each is quarantined with its reason,
+    everyone else is collected."""
+    cfg, root, nb = course
+    long_zip = "mallory_3_4_" + "w" * 228 + ".zip"
+    z = _zip(tmp_path / "canvas.zip", {
+        "alice_1_2_fx_ops.ipynb": nb,
+        long_zip: b"PK\x03\x04 this is no zip",
+        "trudy_5_6_" + "x" * 240 + ".ipynb": nb,
+    })
+    result = collect(cfg, z, **QUIET)
+    assert "alice" in _students(root)
+    reasons = dict(result["quarantined"])
+    assert "cannot be read" in reasons[long_zip]

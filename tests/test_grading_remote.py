@@ -1,4 +1,4 @@
-"""The link between the tester and the student kernel (``autograder/grading/remote.py``).
+"""The link between the tester and the student kernel (``autograder/grading/channel/``).
 
 A small server process stands in for the student kernel: it defines objects with the code given and
 answers requests. The tests check that what comes back is plain data, that the tester never lets a
@@ -21,7 +21,7 @@ import torch
 from autograder.grading.channel.codec import Decoder
 from autograder.grading.channel.endpoint import Endpoint
 from autograder.grading.channel.framing import Channel, ProtocolError
-from autograder.grading.channel.objects import RemoteError
+from autograder.grading.channel.objects import InputModified, RemoteError
 from autograder.grading.channel.proxies import RemoteObject
 
 pytestmark = pytest.mark.xdist_group("grading")
@@ -53,6 +53,12 @@ STUDENT = textwrap.dedent("""\
     def inplace(x):
         x.add_(1)
         return None
+    def add_one_(x):
+        x.add_(1)
+    def poke(obj):
+        obj.calls = 99
+    def poke_item(d):
+        d["calls"] = 99
     def draw(n):
         return torch.rand(n)
     def draw_with(gen, n):
@@ -106,7 +112,8 @@ def link():
     b.close()
     ns = {}
     ep = Endpoint(Channel(a.fileno()), guarded=True, namespace=ns)
-    names = ["ident", "double", "square", "inplace", "draw", "draw_with", "liar", "always", "Lin",
+    names = ["ident", "double", "square", "inplace", "add_one_", "poke", "poke_item", "draw", "draw_with", "liar",
+             "always", "Lin",
              "call_back", "climb", "uses_helper", "helper", "values"]
     ep.bind_names(names)
     yield ep, ns
@@ -148,13 +155,43 @@ def test_the_submission_never_decides_equality_or_order(link):
         obj < 3
 
 
-def test_in_place_changes_are_copied_back_and_identity_is_kept(link):
+def test_an_in_place_change_of_a_tests_input_is_seen_and_fails_the_test(link):
     ep, ns = link
     x = torch.zeros(3)
-    ns["inplace"](x)
-    assert x.tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(InputModified):
+        ns["inplace"](x)
+    assert x.tolist() == [1.0, 1.0, 1.0]            # the test sees its input as the submission left it
+    assert ep.modified and "inplace" in ep.modified[-1]
+    ep.modified.clear()
+    ns["add_one_"](x)                                 # a trailing underscore: in place by contract
+    assert x.tolist() == [2.0, 2.0, 2.0] and not ep.modified
     y = torch.ones(2)
     assert ns["ident"](y) is y
+
+
+def test_objects_of_the_test_are_read_only_to_the_submission(link):
+    ep, ns = link
+
+    class Recorder:
+        calls = 0
+
+    class Table:
+        def __init__(self):
+            self.items = {"calls": 0}
+
+        def __setitem__(self, key, value):
+            self.items[key] = value
+
+    rec, table, plain = Recorder(), Table(), {"calls": 0}
+    with pytest.raises(PermissionError):
+        ns["poke"](rec)
+    with pytest.raises(PermissionError):
+        ns["poke_item"](table)
+    ns["poke_item"](plain)                            # plain data travels as a copy: the test's stays
+    assert rec.calls == 0 and table.items == {"calls": 0} and plain == {"calls": 0}
+    rec.__grader_writable__ = True                    # a test that wants the submission to write says so
+    ns["poke"](rec)
+    assert rec.calls == 99
 
 
 def test_gradients_flow_through_the_submission(link):

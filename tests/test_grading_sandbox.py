@@ -1,4 +1,5 @@
-"""The student kernel's sandbox (``autograder/grading/sandbox.py``) at every level this machine offers.
+"""The student kernel's sandbox (``autograder/grading/host/isolation.py``, ``inside/confine.py``) at every
+level this machine offers.
 
 A kernel is started at each available level (``bwrap``, ``landlock``, ``process``) and asked to do what
 a submission must not: read a file outside its folder, list the course, connect to a server, start a

@@ -17,7 +17,7 @@ import pytest
 
 from autograder.course import assignments, release_path, source_path
 from autograder.grading.notebook import similarity as S
-from autograder.grading.notebook.answers import COURSE_ANSWERS
+from autograder.grading.notebook.answers import answers_for
 from autograder.mutants import load_mutants
 
 
@@ -28,7 +28,7 @@ def _measure():
         stubs = S.solution_cells(nbformat.read(str(release_path(name)), as_version=4)) \
             if release_path(name).exists() else {}
         mutants = load_mutants(name)
-        for gid, quals in COURSE_ANSWERS[name].items():
+        for gid, quals in answers_for(source_path(name)).items():
             if not quals:
                 continue
             ref = S.fingerprint(S.reference_source(quals))
@@ -63,7 +63,7 @@ def test_threshold_separates_the_reference_from_the_course_answers():
 def test_reference_matches_on_a_notebook():
     name = "08_transformer"
     nb = nbformat.read(str(source_path(name)), as_version=4)
-    answers = {k: list(v) for k, v in COURSE_ANSWERS[name].items() if v}
+    answers = {k: list(v) for k, v in answers_for(source_path(name)).items() if v}
     assert S.reference_matches(nb, answers) == []
     for cell in nb.cells:
         if (cell.metadata.get("nbgrader") or {}).get("grade_id") == "ex2_encoder_layer":

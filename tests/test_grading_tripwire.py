@@ -1,10 +1,10 @@
-"""The reference answers withheld while their own exercise is graded (``autograder/grading/tripwire.py``).
+"""The reference answers kept out of the student kernel until their exercise is graded.
 
-* the table of which reference objects answer which exercise covers every exercise of every notebook
-  and names objects that exist;
-* in a kernel with the wire active (a subprocess: an audit hook cannot be removed), every way of
-  reaching the answer of the exercise under test is refused, the answers of other exercises keep
-  working, the wire cannot be disarmed or its report forged without the kernel's secret;
+* each notebook's answer list (``answers.json`` beside it) covers every exercise and names objects
+  that exist, every copy in the package included;
+* in a kernel given the withheld copy (a subprocess, as the grader starts one), every way of reaching
+  an answer not yet revealed fails and is noted, the copy's files hold no answer's source, and a
+  revealed answer works, also through the names bound before;
 * the static check flags every wrapping style and none of the course's own solutions;
 * on the real course notebooks, submissions that wrap the reference lose exactly the wrapped
   exercises, with flags, while their honest answers keep their points.
@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 from autograder.course import assignments, source_path
-from autograder.grading.notebook.answers import COURSE_ANSWERS, answers_for, exercise_of, static_flags
+from autograder.grading.notebook.answers import answers_for, exercise_of, static_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,10 +39,11 @@ def _solution_ids(name: str) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ the table
 @pytest.mark.parametrize("name", assignments())
-def test_table_covers_every_exercise(name):
-    assert name in COURSE_ANSWERS, f"{name} has no entry in tripwire.COURSE_ANSWERS"
-    assert sorted(COURSE_ANSWERS[name]) == sorted(_solution_ids(name))
-    for ex, quals in COURSE_ANSWERS[name].items():
+def test_answer_list_covers_every_exercise(name):
+    table = answers_for(source_path(name))
+    assert table, f"{name} has no answers.json beside its notebook"
+    assert sorted(table) == sorted(_solution_ids(name))
+    for ex, quals in table.items():
         for q in quals:
             mod, _, attr = q.rpartition(".")
             obj = getattr(importlib.import_module(mod), attr)
@@ -59,85 +60,66 @@ def test_exercise_of_test_cells():
 
 # ------------------------------------------------------------------------------------------ the kernel's end
 KERNEL = textwrap.dedent(r'''
-    import json, sys, gc, importlib, types
-    from autograder.grading.host.tripwire import Wire
-    from autograder.grading.inside import tripwire
-    answers = json.loads(sys.argv[1])
-    wire = Wire(answers)
-    cfg = wire.init()
-    control = tripwire.activate(cfg)
-    assert "key" not in cfg
+    import importlib, inspect, json, sys, types
+    answers, root, reveal = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+    sys.path.insert(0, root)
+    from autograder.grading.inside import withheld
     out = {}
     def attempt(label, fn):
         try:
             fn()
             out[label] = "ok"
-        except tripwire.ReferenceWithheld:
+        except withheld.ReferenceWithheld:
             out[label] = "withheld"
-        except PermissionError:
-            out[label] = "refused"
         except Exception as e:
             out[label] = f"{type(e).__name__}: {e}"[:200]
     import torch
     from dlnlp.reference import transformer as ref
+    from dlnlp import fast
     q = torch.randn(2, 3, 4)
-    early = ref.MultiHeadAttention(4, 2)                # made before the wire was armed
-    attempt("unarmed call", lambda: ref.scaled_dot_product_attention(q, q, q))
-    control(wire.message("arm", "ex1_attention"))
+    early = ref.scaled_dot_product_attention                   # bound before the reveal
     attempt("direct", lambda: ref.scaled_dot_product_attention(q, q, q))
     attempt("importlib", lambda: importlib.import_module("dlnlp.reference.transformer").scaled_dot_product_attention(q, q, q))
-    attempt("__import__", lambda: getattr(__import__("dlnlp.reference.transformer", fromlist=["x"]), "scaled_dot_product_attention")(q, q, q))
-    attempt("sys.modules", lambda: sys.modules["dlnlp.reference.transformer"].scaled_dot_product_attention(q, q, q))
-    attempt("reload", lambda: importlib.reload(ref).scaled_dot_product_attention(q, q, q))
-    f = ref.scaled_dot_product_attention
-    attempt("rebuilt function", lambda: types.FunctionType(f.__code__, dict(vars(ref)), None, f.__defaults__)(q, q, q))
-    attempt("globals rebound", lambda: (setattr(ref, "sys", None), ref.scaled_dot_product_attention(q, q, q)))
-    attempt("other exercise", lambda: ref.split_heads(q, 2))
-    attempt("other module", lambda: __import__("dlnlp.reference.gpt", fromlist=["x"]).bigram_nll(torch.tensor([0, 1, 1]), torch.tensor([1, 0]), 2))
-    attempt("read source", lambda: open(ref.__file__).read())
-    attempt("inspect source", lambda: __import__("inspect").getsource(ref.scaled_dot_product_attention))
-    attempt("gc", lambda: gc.get_objects())
-    attempt("gc referents", lambda: gc.get_referents(ref.scaled_dot_product_attention))
-    attempt("code replace", lambda: ref.scaled_dot_product_attention.__code__.replace(co_consts=()))
-    attempt("marshal", lambda: __import__("marshal").dumps(ref.scaled_dot_product_attention.__code__))
-    attempt("settrace", lambda: sys.settrace(lambda *a: None))
-    attempt("forged disarm", lambda: (control({"cmd": "disarm", "ex": "", "seq": 99, "mac": "0" * 64}),
-                                      ref.scaled_dot_product_attention(q, q, q)))
-    report = control(wire.message("disarm", "ex1_attention"))
-    out["report"] = wire.verify(report)
-    out["forged report"] = wire.verify(dict(report, trips=[]))
-    attempt("disarmed", lambda: ref.scaled_dot_product_attention(q, q, q))
-    control(wire.message("arm", "ex4_mha"))
+    attempt("sys.modules", lambda: sys.modules["dlnlp.reference.transformer"].split_heads(q, 2))
+    attempt("reload", lambda: importlib.reload(ref).split_heads(q, 2))
     class Sub(ref.MultiHeadAttention):
         pass
     attempt("subclass", lambda: Sub(4, 2))
-    attempt("instance made earlier", lambda: early(q, q, q))
-    attempt("alias", lambda: (lambda M: M(4, 2))(ref.MultiHeadAttention))
-    attempt("sdpa while ex4", lambda: ref.scaled_dot_product_attention(q, q, q))
-    out["report ex4"] = wire.verify(control(wire.message("disarm", "ex4_mha")))
+    attempt("class", lambda: ref.MultiHeadAttention(4, 2))
+    attempt("fast copy", lambda: fast._heads(q, 2))
+    attempt("fast forward", lambda: fast._mha_forward(None, q, q, q))
+    src = open(ref.__file__).read() + open(fast.__file__).read()
+    out["source holds an answer"] = any(f"def {n}" in src for n in ("scaled_dot_product_attention", "split_heads", "_heads"))
+    out["imported from the copy"] = ref.__file__.startswith(root)
+    attempt("other helper", lambda: ref.sinusoidal_positional_encoding(4, 6))
+    out["attempts"] = withheld.take_attempts()
+    for d in reveal:
+        withheld.reveal(d["module"], d["names"], d["source"])
+    attempt("revealed", lambda: ref.scaled_dot_product_attention(q, q, q))
+    attempt("revealed, bound before", lambda: early(q, q, q))
+    attempt("not revealed", lambda: ref.split_heads(q, 2))
     print(json.dumps(out))
 ''')
 
 
-def test_wire_in_a_kernel():
-    answers = {k: list(v) for k, v in COURSE_ANSWERS["07_self_attention"].items()}
-    r = subprocess.run([sys.executable, "-c", KERNEL, json.dumps(answers)], capture_output=True, text=True,
-                       timeout=300, cwd=ROOT)
+def test_withheld_in_a_kernel():
+    from autograder.grading.host.withheld import Withheld
+
+    answers = answers_for(source_path("07_self_attention"))
+    w = Withheld(answers, None)
+    assert w.root is not None and not w.missing
+    reveal = w.reveal_messages("ex1_attention", {"ex1_attention"})
+    r = subprocess.run([sys.executable, "-c", KERNEL, json.dumps(answers), str(w.root), json.dumps(reveal)],
+                       capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir())
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out["unarmed call"] == "ok"
-    for label in ("direct", "importlib", "__import__", "sys.modules", "reload", "rebuilt function",
-                  "globals rebound", "forged disarm"):
+    for label in ("direct", "importlib", "sys.modules", "reload", "subclass", "class", "fast copy", "fast forward"):
         assert out[label] == "withheld", (label, out)
-    for label in ("other exercise", "other module", "disarmed", "sdpa while ex4"):
-        assert out[label] == "ok", (label, out)
-    for label in ("read source", "inspect source", "gc", "gc referents", "code replace", "marshal", "settrace"):
-        assert out[label] in ("refused", "OSError: could not get source code"), (label, out)
-    assert out["report"] == ["dlnlp.reference.transformer.scaled_dot_product_attention"]
-    assert out["forged report"] is None
-    for label in ("subclass", "instance made earlier", "alias"):
-        assert out[label] == "withheld", (label, out)
-    assert out["report ex4"] == ["dlnlp.reference.transformer.MultiHeadAttention"]
+    assert out["source holds an answer"] is False and out["imported from the copy"] is True
+    assert out["other helper"] == "ok"
+    assert "dlnlp.reference.transformer.scaled_dot_product_attention" in out["attempts"]
+    assert out["revealed"] == "ok" and out["revealed, bound before"] == "ok"
+    assert out["not revealed"] == "withheld"
 
 
 # ------------------------------------------------------------------------------------------ the static check
@@ -169,20 +151,20 @@ def _with_cell(name: str, gid: str, source: str):
 @pytest.mark.parametrize("style", sorted(STYLES))
 def test_static_check_flags_every_style(style):
     nb = _with_cell("07_self_attention", "ex1_attention", STYLES[style])
-    flags = static_flags(nb, answers_for("07_self_attention"))
+    flags = static_flags(nb, answers_for(source_path("07_self_attention")))
     assert [ex for ex, _ in flags] == ["ex1_attention"], flags
 
 
 def test_static_check_subclass():
     nb = _with_cell("07_self_attention", "ex4_mha", "class MultiHeadAttention(ref.MultiHeadAttention):\n    pass")
-    assert [ex for ex, _ in static_flags(nb, answers_for("07_self_attention"))] == ["ex4_mha"]
+    assert [ex for ex, _ in static_flags(nb, answers_for(source_path("07_self_attention")))] == ["ex4_mha"]
 
 
 @pytest.mark.parametrize("name", assignments())
 def test_static_check_passes_the_solutions(name):
     # the solutions use other exercises' references (07's attention uses ref.split_heads): not flagged
     nb = nbformat.read(str(source_path(name)), as_version=4)
-    assert static_flags(nb, answers_for(name)) == []
+    assert static_flags(nb, answers_for(source_path(name))) == []
 
 
 # ------------------------------------------------------------------------------------------ the course
@@ -215,7 +197,7 @@ def wrapper_cell(source: str, quals: list[str], style: str) -> str:
 def wrapped(name: str, style: str, every: int = 2):
     """The solution notebook with every other exercise that has a reference answer wrapped."""
     nb = nbformat.read(str(source_path(name)), as_version=4)
-    table = COURSE_ANSWERS[name]
+    table = answers_for(source_path(name))
     done, i = [], 0
     for cell in nb.cells:
         gid = (cell.metadata.get("nbgrader") or {}).get("grade_id")

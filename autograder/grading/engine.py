@@ -4,7 +4,7 @@
 assignment's cells, the instructor's notebook, the files handed to students) and one student's
 submission folder, and returns a JSON-serialisable record: the autograded notebook(s), the score of
 every graded cell, flags for review and timings. It does not touch the gradebook, so it can run in a
-process pool here or on another machine; the caller records results (:mod:`.gradebook`).
+process pool here or on another machine; the caller records results (:mod:`.batch.gradebook`).
 
 For each notebook:
 
@@ -12,12 +12,14 @@ For each notebook:
    (an empty, truncated or old-format file gets a clear flag);
 2. it is sanitised with nbgrader's own preprocessors against the gradebook's record: outputs cleared,
    duplicate ids removed, locked and test cells restored to their recorded source (hidden tests come
-   back), points and cell types reset, deleted test cells re-inserted;
-3. a *student kernel* (:mod:`.kernel`, in the sandbox of :mod:`.sandbox`) runs every cell except the
-   test cells, in order, each within the cell time limit, the whole within the notebook limit, under a
-   memory cap; a kernel that dies is restarted and the cells that ran before are replayed;
+   back), points and cell types reset, deleted test cells re-inserted (:mod:`.notebook.sanitize`);
+3. a *student kernel* (:mod:`.inside.kernel`, confined by :mod:`.inside.confine` and
+   :mod:`.host.isolation`; the reference answers not graded yet left out, :mod:`.host.withheld`) runs
+   every cell except the test cells, in order, each within the cell time limit, the whole within the
+   notebook limit, under a memory cap; a kernel that dies is restarted and the cells that ran before are replayed;
 4. each test cell runs in a *tester* forked from a zygote that ran the instructor's notebook: the test
-   sees the student's names as proxies (:mod:`.remote`) and decides pass or fail in its own process;
+   sees the student's names as proxies (:mod:`.channel`) and decides pass or fail in its own process
+   (:mod:`.host.run` drives both);
 5. scores follow nbgrader's rules (``utils.determine_grade``: an error scores 0, a number is partial
    credit) after the course's ``IgnorePattern`` and ``LimitOutput``.
 """

@@ -174,6 +174,10 @@ class Result:
 
 LEVELS = ("bwrap", "landlock", "process")
 
+LANDLOCK_LIMITS = ("at the 'landlock' level the kernel reads only its own files, but /proc and /sys of the "
+                   "machine stay readable: every process's command line and environment-free status, and the "
+                   "control groups")
+
 PROCESS_UNPROTECTED = ("at the 'process' isolation level nothing but the grader's process limits and a Python "
                        "audit hook stands between a submission and the grading machine: native code "
                        "(ctypes, _posixsubprocess, compiled extensions) can read the gradebook, the "
@@ -216,7 +220,8 @@ class Isolation:
     def describe(self) -> str:
         parts = {"bwrap": "bubblewrap namespaces (no network, private filesystem)",
                  "landlock": f"Landlock ABI {self.landlock_abi} filesystem/network rules"
-                             + (" + user/network namespaces" if self.userns else ""),
+                             + (" + user/network namespaces" if self.userns else "")
+                             + "; the machine's processes stay visible in /proc (asked for explicitly)",
                  "process": "process limits and an audit hook only (asked for explicitly)"}
         return parts[self.level]
 

@@ -2,7 +2,7 @@
 
 The fixture assignment ships ``fx_reference.py`` (as the course ships ``dlnlp.reference``) and declares
 in ``reference_answers.json`` which of its objects answers which exercise. While an exercise's tests
-run, the student kernel refuses its reference answer (``autograder/grading/tripwire.py``), so every
+run, the student kernel refuses its reference answer (``autograder/grading/host/withheld.py``), so every
 wrapper of it fails those tests, and the use is flagged twice: at run time (``reference_answer_called``)
 and in the code (``reference_answer_in_code``). The answers of other exercises stay usable. A pasted
 copy of the reference source is correct code of the student's own kernel: it keeps its points and is
@@ -62,7 +62,7 @@ AROUND_THE_WIRE = textwrap.dedent("""\
     _try("code", lambda: _r.scale.__code__.replace(co_consts=(None,)))
     _try("trace", lambda: sys.settrace(lambda *a: None))
     def _fresh():
-        sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != "autograder.grading.inside.tripwire"]
+        sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != "autograder.grading.inside.withheld"]
         sys.modules.pop("fx_reference", None)
         return importlib.import_module("fx_reference")
     _try("fresh import", _fresh)

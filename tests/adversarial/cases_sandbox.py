@@ -47,7 +47,7 @@ def silenced_hook_source(ctx: Ctx) -> str:
     secrets = {"gradebook": str(ctx.gradebook), "solution": str(ctx.solution)}
     return _SPAWN + textwrap.dedent(f"""\
         import gc, time
-        from autograder.grading.host import isolation as sandbox
+        from autograder.grading.inside import confine as sandbox
         silenced = 0
         try:
             for obj in gc.get_objects():

@@ -1,6 +1,7 @@
 """Archives a student or an LMS sends: opened without following links, within size limits."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -30,6 +31,16 @@ def safe_id(text: str) -> str:
     """A student id nbgrader accepts (letters, digits, ``_ . -``)."""
     s = re.sub(r"[^A-Za-z0-9_.-]+", "_", text.strip()).strip("._-")
     return s or "unknown"
+
+
+def kept_name(n: int, name: str) -> str:
+    """The quarantine file name of a refused file: time, number and its own name, cut to a length every
+    file system takes (a name the student chose may be as long as the LMS allows)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    safe = safe_id(name)
+    if len(safe) > 120:
+        safe = hashlib.sha256(name.encode()).hexdigest()[:12] + "_" + safe[-100:]
+    return f"{stamp}_{n:03d}_{safe}"
 
 
 class Refused(Exception):
@@ -142,7 +153,10 @@ def extract(zpath: Path, dest: Path, budget: list[int] | None = None,
                 _copy_entry(zf, info, target, budget, _file_limit(name))
             except (Refused, OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError,
                     NotImplementedError) as e:
-                target.unlink(missing_ok=True)
+                try:
+                    target.unlink(missing_ok=True)
+                except OSError:                   # e.g. a name longer than the file system takes
+                    pass
                 quarantine.append(Quarantined(name, str(e) if isinstance(e, Refused) else
                                               f"cannot be extracted ({type(e).__name__}: {e})"))
                 if budget[0] < 0:
@@ -160,11 +174,13 @@ def extract(zpath: Path, dest: Path, budget: list[int] | None = None,
                         raise Refused(f"{inner.name} exists beside the zip")
                     _extract_inner(target, inner, budget)
                 except Refused as e:
-                    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-                    kept = (qdir / f"{stamp}_{len(quarantine):03d}_{safe_id(target.name)}") if qdir else None
+                    kept = (qdir / kept_name(len(quarantine), target.name)) if qdir else None
                     if kept is not None:
-                        kept.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.move(str(target), kept)
+                        try:
+                            kept.parent.mkdir(parents=True, exist_ok=True)
+                            shutil.move(str(target), kept)
+                        except OSError:           # not kept; still listed with its reason
+                            kept = None
                     quarantine.append(Quarantined(name, str(e), kept))
                     target.unlink(missing_ok=True)
                     continue

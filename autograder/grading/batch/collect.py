@@ -32,8 +32,9 @@ compared with the gradebook's record of every assignment; the file name is only 
 notebook renamed by the student or the LMS still lands where it belongs, under its proper name (the
 original name is kept in ``collect.json`` and the grader notes it). The submission time comes from
 the layout (Blackboard names, nbgrader ``timestamp.txt`` and exchange folders) or the LMS's zip entry,
-never from a student's own inner zip; when a student submitted more than once, the latest submission
-wins.
+never from a student's own inner zip or repository (a GitHub Classroom repository is dated when it is
+collected: nothing in it was written by anyone but the student); when a student submitted more than
+once, the latest submission wins.
 
 Nothing a student sends can reach beyond its own submission: symbolic links (in folders, and zip
 entries with a link's mode bits) are refused and never followed; a zip entry with an absolute or
@@ -62,7 +63,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .archives import MAX_FILE, MAX_NOTEBOOK, MAX_UNZIPPED, Quarantined, Refused, extract, safe_id
+from .archives import MAX_FILE, MAX_NOTEBOOK, MAX_UNZIPPED, Quarantined, Refused, extract, kept_name, safe_id
 
 __all__ = ["Submission", "scan", "collect", "safe_id"]
 
@@ -165,6 +166,7 @@ def scan(root: Path, zip_times: dict[str, datetime] | None = None, pattern: str 
          quarantine: list[Quarantined] | None = None) -> list[Submission]:
     """Find the notebooks under ``root`` and who submitted them (see the module docstring)."""
     zip_times = zip_times or {}
+    collected_at = datetime.now(timezone.utc)
     known = known_assignments or set()
     quarantine = quarantine if quarantine is not None else []
     rx = re.compile(pattern) if pattern else None
@@ -200,6 +202,8 @@ def scan(root: Path, zip_times: dict[str, datetime] | None = None, pattern: str 
                 # of two readings the one with the shorter prefix is the LMS's (a longer one would be
                 # made of the student's file name); then the download's prevailing layout.
                 lay = min(cands, key=lambda k: (cands[k]["prefix"], -votes[k], _LAYOUTS.index(k)))
+                if "github-classroom" in cands:     # the instructor named the repositories' prefix
+                    lay = "github-classroom"
                 c = cands[lay]
                 sub = Submission(safe_id(c["student"]), nb, c.get("assignment"), c.get("timestamp"), layout=lay,
                                  lms_user_id=c.get("uid"))
@@ -207,6 +211,10 @@ def scan(root: Path, zip_times: dict[str, datetime] | None = None, pattern: str 
                     own = parts[0][c["prefix"]:]
                     # Canvas numbers a resubmitted file: homework.ipynb becomes homework-1.ipynb
                     sub.own_name = re.sub(r"-\d+(\.ipynb)$", r"\1", own) if lay == "canvas" else own
+                if lay == "github-classroom":
+                    # a repository holds only what the student committed (their timestamp.txt, commit
+                    # dates): the time is when it was collected, the same for the whole class
+                    sub.timestamp = collected_at
                 if lay == "nbgrader":
                     stamp = base / parts[0] / parts[1] / "timestamp.txt"
                     if stamp.is_file() and not stamp.is_symlink():
@@ -444,11 +452,15 @@ def collect(cfg, source: Path, pattern: str | None = None, prefix: str | None = 
                 if old and sub.timestamp and old >= sub.timestamp:
                     rows.append(row + ["kept newer existing", sub.lms_user_id or "", "; ".join(sub.notes)])
                     continue
-            dest.mkdir(parents=True, exist_ok=True)
             try:
+                dest.mkdir(parents=True, exist_ok=True)
                 _copy_regular(sub.path, target)
             except Refused as e:
                 quarantine.append(Quarantined(sub.origin, str(e), student=student))
+                continue
+            except OSError as e:                 # this file alone is not collected; the class is
+                quarantine.append(Quarantined(sub.origin, f"could not be stored ({e.strerror or e})",
+                                              _keep(sub.path, qdir, len(quarantine)), student=student))
                 continue
             ts = sub.timestamp or datetime.now(timezone.utc)
             stamp.write_text(ts.strftime(TS_FORMAT))
@@ -501,8 +513,7 @@ def collect(cfg, source: Path, pattern: str | None = None, prefix: str | None = 
 
 def _keep(path: Path, qdir: Path, n: int) -> Path | None:
     """A copy of a refused plain file in the quarantine folder (``None`` when it cannot be kept)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    kept = qdir / f"{stamp}_{n:03d}_{safe_id(path.name)}"
+    kept = qdir / kept_name(n, path.name)
     try:
         qdir.mkdir(parents=True, exist_ok=True)
         _copy_regular(path, kept)

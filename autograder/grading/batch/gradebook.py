@@ -47,12 +47,22 @@ def site_config():
     return cfg
 
 
+def db_url(db: str | None) -> str | None:
+    """The gradebook URL ``--db`` names. A URL with a password does not belong on a command line (every
+    process that can read /proc sees it): give the name of a file that holds the URL instead, or set
+    ``NBGRADER_DB_URL`` in the environment."""
+    if db and "://" not in db and Path(db).is_file():
+        return Path(db).read_text(encoding="utf-8").strip() or None
+    return db
+
+
 def load_config(root: str | Path | None = None, db: str | None = None):
     """The course's nbgrader configuration as nbgrader sees it: the system-wide and user configs
     (:func:`site_config`), then the course's ``nbgrader_config.py``; optionally for another course
     root or gradebook."""
     from ...release import load_config as _load
 
+    db = db_url(db)
     cfg = site_config()
     exchange_set = "Exchange" in cfg and "root" in cfg.Exchange
     cfg.merge(_load(db_url=db))

@@ -101,8 +101,10 @@ class _Worker:
             pass
         if self.proc.poll() is not None:
             from ..host.kernels import release_scratch_of
+            from ..host.withheld import release_copies_of
 
             release_scratch_of(self.proc.pid)
+            release_copies_of(self.proc.pid)
         try:
             self.sock.close()
         except OSError:

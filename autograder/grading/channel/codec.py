@@ -14,6 +14,7 @@ from .objects import (
     MAX_DEPTH,
     MAX_ITEMS,
     MISSING,
+    WITHHELD,
     importable,
     numpy_module,
     plain_config,
@@ -40,7 +41,7 @@ def migratable(obj) -> bool:
         if type(m) is RemoteObject or not isinstance(m, torch.nn.Module):
             return False
         ref = importable(type(m))
-        if ref is None or not ref[0].startswith(MIGRATABLE_ROOTS):
+        if ref is None or not ref[0].startswith(MIGRATABLE_ROOTS) or f"{ref[0]}.{ref[1]}" in WITHHELD:
             return False
         children = m.__dict__.get("_modules") or {}
         todo.extend(c for c in children.values() if c is not None)
@@ -173,7 +174,7 @@ class Encoder:
                     return {"t": "M", "m": name}
             if isinstance(obj, type) or callable(obj):
                 ref = importable(obj)
-                if ref is not None:
+                if ref is not None and f"{ref[0]}.{ref[1]}" not in WITHHELD:
                     return {"t": "R", "m": ref[0], "q": ref[1]}
         else:
             # subclasses of plain types travel as the plain type (their methods stay behind)

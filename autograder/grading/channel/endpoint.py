@@ -4,9 +4,8 @@ The sealed verdict (see ``docs/grading.md``) runs a test cell in the *tester*, a
 never executes the student's code, while the names the student defines (``softmax``, ``Value``,
 ``LSTMCell`` ...) are bound to :class:`RemoteObject` proxies of the objects in the *student kernel*.
 Calling a proxy, reading an attribute or applying an operator sends a request over a
-:class:`~autograder.grading.wire.Channel`; the other side runs it and answers with a value in the safe
-data format of :mod:`autograder.grading.wire`. What comes back is *data* (numbers, strings,
-containers, tensors rebuilt from raw bytes) or a new proxy for an object that is not data. The
+:class:`.framing.Channel`; the other side runs it and answers with *data* (numbers, strings, containers,
+tensors rebuilt from raw bytes, :mod:`.codec`) or a new proxy for an object that is not data. The
 comparisons, the reference computations and the check helpers of the test run on the tester's own
 objects, so nothing the student's process does can change how they behave.
 
@@ -16,15 +15,16 @@ untrusted student kernel):
 * the student kernel can only describe its objects as data or as handles to be called back; it can
   never make the tester resolve a library function by name;
 * when the student's code calls back into an object the test handed to it (a lambda, a reference
-  ``Value``, a module), it may call it and use its public attributes and operators, but never reach
-  dunder attributes, frames or code objects, so it cannot climb from a handed object to the
-  tester's globals; errors raised there travel back without their tracebacks (no test source);
+  ``Value``, a module), it may call it and read its public attributes, but never change it (no
+  ``setattr``/``setitem`` unless the test marks it ``__grader_writable__``) nor reach dunder attributes,
+  frames or code objects; errors raised there travel back without their tracebacks (no test source);
 * the state that matters to a test (random generators, grad mode, default dtype) flows from the
   tester to the student kernel only: the student's code cannot steer the tester's random numbers.
 
 Faithful to running in one process:
 
-* tensors handed to the student's code and modified in place are copied back (``x`` after the call);
+* a tensor handed to the student's code and changed in place is copied back, so the test sees it, and
+  the call raises :class:`.objects.InputModified` (unless the function's name ends in ``_``);
 * a tensor the student's code returns unchanged comes back as the very same object;
 * gradients flow across the boundary: a result computed from tensors that require grad is attached
   to the caller's autograd graph by a bridge ``Function`` whose backward asks the other side for the
@@ -36,9 +36,9 @@ Faithful to running in one process:
 * names the test rebinds (``linear_backward = reference.linear_backward``) are rebound in the
   student's kernel before its code runs.
 
-Limits (a test that needs them is reported by calibration and graded in the kernel instead):
-objects of the submission cannot be ordered or compared for equality by value (only their data can),
-generators cannot be handed to the submission, and double backward is not supported.
+Limits (a test that needs them is reported by calibration and graded in the kernel instead): objects
+of the submission cannot be ordered or compared by value (only their data can), generators cannot be
+handed to the submission, and double backward is not supported.
 """
 from __future__ import annotations
 
@@ -53,21 +53,21 @@ from .objects import (
     GUARD,
     GUARDED_TENSOR_DENY,
     INPLACE_DUNDERS,
-    MAX_ITEMS,
     MISSING,
     NEVER_EXPORT,
-    UNOPS,
+    InputModified,
     RemoteError,
     RngState,
     copy_back,
     describe_error,
     differentiable,
     leaves,
-    numpy_module,
     rebuild_error,
     replace_tensors,
+    same_data,
     tensor_version,
     torch_module,
+    unary,
 )
 from .proxies import TORCH_CLASSES, BridgeInfo, RemoteObject, is_inplace, setup_torch_classes
 
@@ -104,10 +104,13 @@ class Endpoint:
         self._rng_sent = None
         self.broken: str | None = None
         self.violation: str | None = None
+        self.modified: list[str] = []              # the test's inputs the submission changed in place
+        self._called: dict[int, str] = {}          # id(proxy) -> the name the test knows it by
         self.requests = 0
 
     # ---------------------------------------------------------------- asking the other side
     def request(self, q: str, **fields):
+        """Ask the other side to do ``q`` (call, getattr, ...) and return its answer as data or a proxy."""
         if self.broken:
             raise RemoteError(f"the link to the other process is broken: {self.broken}")
         self.requests += 1
@@ -159,22 +162,35 @@ class Endpoint:
             GUARD.io -= 1
         GUARD.after_io()
         try:
-            return self._finish(reply, rbufs, enc)
+            value = self._finish(reply, rbufs, enc, fields.get("h"))
         except ProtocolError as e:
             self.broken = self.violation = f"malformed answer: {e}"
             raise RemoteError(self.broken) from None
+        if q == "getattr" and type(value) is RemoteObject and isinstance(fields.get("n"), str):
+            self._called[id(value)] = fields["n"]
+        return value
 
-    def _finish(self, reply: dict, rbufs: list, enc: "Encoder"):
+    def _finish(self, reply: dict, rbufs: list, enc: "Encoder", target=None):
         dec = Decoder(self, rbufs, "reply", sent=enc.sent)
         self._sync_in(reply.get("ms"), Decoder(self, rbufs, "state"))
+        changed = []
         for idx, tree in as_list(reply.get("cb", [])):
             if not isinstance(idx, int) or idx not in enc.sent:
                 raise ProtocolError("bad copy-back index")
             if isinstance(tree, dict) and tree.get("t") == "cb":
-                copy_back(enc.sent[idx], dec.dec(tree.get("d")),
-                           grad=dec.dec(tree["g"]) if tree.get("g") is not None else None, has_grad=True)
+                orig, new = enc.sent[idx], dec.dec(tree.get("d"))
+                if self.guarded and not same_data(orig, new):
+                    changed.append(tuple(getattr(orig, "shape", ())))
+                copy_back(orig, new, grad=dec.dec(tree["g"]) if tree.get("g") is not None else None, has_grad=True)
             else:
                 copy_back(enc.sent[idx], dec.dec(tree))
+        name = self._called.get(id(target)) if target is not None else None
+        if changed and not (name or "").endswith("_"):
+            # the test sees its inputs as the submission left them, and the change fails the test
+            what = f"{len(changed)} input tensor(s) of shape {', '.join(str(list(s)) for s in changed[:3])}"
+            self.modified.append(f"{name or 'the submission'} changed {what} in place")
+            raise InputModified(f"the submission changed {what} that the test handed to it, in place; a test's "
+                                "inputs are read-only unless the function's name ends in '_'")
         if "err" in reply:
             raise rebuild_error(reply["err"], with_tb=self.guarded)
         value = dec.dec(reply.get("ok"))
@@ -217,6 +233,7 @@ class Endpoint:
         for n in self.names:
             if n in got:
                 self.ns[n] = got[n]
+                self._called[id(got[n])] = n
             else:
                 self.ns.pop(n, None)
             self._known[n] = self.ns.get(n, MISSING)
@@ -326,6 +343,8 @@ class Endpoint:
             if q == "getattr":
                 with GUARD:
                     return getattr(target, name)
+            if q != "getattr":
+                self._check_writable(target, name)
             if q == "setattr":
                 value = dec.dec(msg.get("v"))
                 with GUARD:
@@ -346,7 +365,7 @@ class Endpoint:
         if q == "op":
             args = dec.dec(msg.get("a", {"t": "L", "v": []}))
             with GUARD:
-                return self._unary(target, str(msg.get("o")), args)
+                return unary(target, str(msg.get("o")), args, self._check_writable)
         if q == "tensor":       # a live tensor of this side used by the other (RemoteTensor)
             name = str(msg.get("n"))
             torch = torch_module()
@@ -370,37 +389,12 @@ class Endpoint:
                 return None
         raise ProtocolError(f"unknown request {q!r}")
 
-    def _unary(self, target, name: str, args: list):
-        if name in UNOPS:
-            return UNOPS[name](target)
-        if name == "getitem":
-            return target[args[0]]
-        if name == "setitem":
-            target[args[0]] = args[1]
-            return None
-        if name == "delitem":
-            del target[args[0]]
-            return None
-        if name == "contains":
-            return args[0] in target
-        if name == "iter":
-            items = []
-            for item in target:
-                items.append(item)
-                if len(items) > MAX_ITEMS:
-                    raise RuntimeError("iteration produced too many items")
-            return items
-        if name == "format":
-            return format(target, *args[:1])
-        if name == "round":
-            return round(target, *args[:1])
-        if name == "enter":
-            return target.__enter__()
-        if name == "exit":
-            return target.__exit__(None, None, None)
-        if name == "array":
-            return numpy_module().asarray(target)
-        raise ProtocolError(f"unknown operation {name!r}")
+    def _check_writable(self, target, what: str) -> None:
+        """Objects the tester hands to the submission are read-only to it, unless the test marks one
+        writable (``obj.__grader_writable__ = True``)."""
+        if self.guarded and not getattr(target, "__grader_writable__", False):
+            raise PermissionError(f"the test's {type(target).__name__} object is read-only to the submission "
+                                  f"(it tried to change {what})")
 
     def _check_attr(self, target, name: str) -> None:
         if not self.guarded:
@@ -564,6 +558,8 @@ class Endpoint:
         self._rng_sent = None
         self.broken = None
         self.violation = None
+        self.modified = []
+        self._called.clear()
 
     def clear_records(self) -> None:
         self._records.clear()

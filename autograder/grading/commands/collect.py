@@ -32,8 +32,9 @@ compared with the gradebook's record of every assignment; the file name is only 
 notebook renamed by the student or the LMS still lands where it belongs, under its proper name (the
 original name is kept in ``collect.json`` and the grader notes it). The submission time comes from
 the layout (Blackboard names, nbgrader ``timestamp.txt`` and exchange folders) or the LMS's zip entry,
-never from a student's own inner zip; when a student submitted more than once, the latest submission
-wins.
+never from a student's own inner zip or repository (a GitHub Classroom repository is dated when it is
+collected: nothing in it was written by anyone but the student); when a student submitted more than
+once, the latest submission wins.
 
 Nothing a student sends can reach beyond its own submission: symbolic links (in folders, and zip
 entries with a link's mode bits) are refused and never followed; a zip entry with an absolute or

@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="regrade submissions already graded")
     p.add_argument("--no-calibrate", action="store_true", help="skip calibration (every test cell sealed)")
     p.add_argument("--root", default=None, help="course root (default: the repository)")
-    p.add_argument("--db", default=None, help="gradebook URL (default: the course's, e.g. sqlite)")
+    p.add_argument("--db", default=None, help="gradebook URL, or a file that holds it (a URL with a password: "
+                                              "use a file or NBGRADER_DB_URL; default: the course's, e.g. sqlite)")
     p.add_argument("--feedback", action="store_true", help="generate feedback afterwards")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (on stderr)")
     p.add_argument("--scheduler", default=None,

@@ -44,7 +44,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..model import LEVELS, PROCESS_UNPROTECTED, Isolation, IsolationUnavailable, Limits
+from ..model import LANDLOCK_LIMITS, LEVELS, PROCESS_UNPROTECTED, Isolation, IsolationUnavailable, Limits
 
 _DETECTED: dict[str, Isolation] = {}
 
@@ -98,7 +98,9 @@ def detect(prefer: str = "auto") -> Isolation:
         raise ValueError(f"unknown isolation level {prefer!r} (one of auto, {', '.join(LEVELS)})")
     if prefer in _DETECTED:
         return _DETECTED[prefer]
-    order = LEVELS if prefer == "auto" else LEVELS[LEVELS.index(prefer):]
+    # Landlock is used only when asked for: it does not hide the machine's processes (LANDLOCK_LIMITS)
+    order = {"auto": ("bwrap", "process"), "bwrap": ("bwrap", "process"),
+             "landlock": ("landlock", "process"), "process": ("process",)}[prefer]
     abi = landlock_abi()
     userns = sys.platform.startswith("linux") and _probe(
         "import ctypes,os; l=ctypes.CDLL(None,use_errno=True); "
@@ -112,6 +114,9 @@ def detect(prefer: str = "auto") -> Isolation:
                 iso = Isolation("bwrap", bwrap=bwrap, landlock_abi=abi, userns=True)
                 break
             warnings.append("bubblewrap (bwrap) is not installed or cannot create namespaces here")
+            if abi >= 1:
+                warnings.append("Landlock is available but used only when asked for (--isolation landlock): "
+                                + LANDLOCK_LIMITS)
         elif level == "landlock":
             if abi >= 1:
                 iso = Isolation("landlock", landlock_abi=abi, userns=userns)
@@ -120,8 +125,8 @@ def detect(prefer: str = "auto") -> Isolation:
         elif prefer != "process":
             raise IsolationUnavailable(
                 "no isolation is available for the student kernels (" + "; ".join(warnings) + "). Install "
-                "bubblewrap (apt-get install bubblewrap) or grade on Linux >= 5.13 (Landlock). To grade "
-                "anyway pass --isolation process (or set GRADER_ISOLATION=process), knowing that "
+                "bubblewrap (apt-get install bubblewrap), or pass --isolation landlock on Linux >= 5.13, or "
+                "to grade anyway --isolation process (or set GRADER_ISOLATION=process), knowing that "
                 + PROCESS_UNPROTECTED + ".")
         else:
             iso = Isolation("process", userns=userns)
@@ -160,6 +165,11 @@ def kernel_identity() -> tuple[int, int] | None:
     if not (_mapped(uid, "/proc/self/uid_map") and _mapped(uid, "/proc/self/gid_map")):
         uid = 65534
     return uid, uid
+
+
+def identity_mapped(uid: int) -> bool:
+    """Whether ``uid`` exists as a user and a group in this process's user namespace."""
+    return _mapped(uid, "/proc/self/uid_map") and _mapped(uid, "/proc/self/gid_map")
 
 
 def reachable_by_others(paths: list[str]) -> str | None:
@@ -255,12 +265,14 @@ _ETC = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localt
         "/etc/matplotlibrc", "/etc/os-release"]
 
 
-def allowed_roots(workdir: Path, extra_read: list[str] | None = None) -> tuple[list[str], list[str]]:
-    """(readable, writable) paths of the student kernel."""
+def allowed_roots(workdir: Path, extra_read: list[str] | None = None,
+                  withheld_root: str | None = None) -> tuple[list[str], list[str]]:
+    """(readable, writable) paths of the student kernel. With ``withheld_root`` (a copy of ``dlnlp``
+    without the answers not graded yet, :mod:`.withheld`) the kernel reads that copy, not the package."""
     read = {str(Path(sys.prefix).resolve()), str(Path(sys.base_prefix).resolve()),
             str(Path(sys.exec_prefix).resolve())}
     read.update(str(Path(p).resolve()) for p in sys.path if p and os.path.isdir(p) and "site-packages" in p)
-    for pkg in ("dlnlp", "autograder"):
+    for pkg in ("autograder",) if withheld_root else ("dlnlp", "autograder"):
         d = _package_dir(pkg)
         if d:
             read.add(d)
@@ -269,6 +281,8 @@ def allowed_roots(workdir: Path, extra_read: list[str] | None = None) -> tuple[l
             read.add(str(Path(p).resolve()))
     read.update(p for p in _ETC if os.path.exists(p))
     read.update(extra_read or [])
+    if withheld_root:
+        read.add(str(Path(withheld_root).resolve()))
     write = {str(Path(workdir).resolve())}
     return sorted(read), sorted(write)
 
@@ -294,7 +308,8 @@ def student_env(workdir: Path, limits: Limits, extra: dict | None = None) -> dic
 
 
 def build_command(argv: list[str], workdir: Path, iso: Isolation, env: dict[str, str],
-                  extra_read: list[str] | None = None, ident: tuple[int, int] | None = None) -> list[str]:
+                  extra_read: list[str] | None = None, ident: tuple[int, int] | None = None,
+                  withheld_root: str | None = None) -> list[str]:
     """The command line that starts ``argv`` at isolation ``iso`` (bubblewrap wraps it).
 
     With ``ident`` (the grader is root) bubblewrap makes no user namespace (it would map the kernel
@@ -302,7 +317,7 @@ def build_command(argv: list[str], workdir: Path, iso: Isolation, env: dict[str,
     ``ident`` first thing (:func:`drop_privileges`)."""
     if iso.level != "bwrap":
         return list(argv)
-    read, _ = allowed_roots(workdir, extra_read)
+    read, _ = allowed_roots(workdir, extra_read, withheld_root)
     if ident is not None:
         ns = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
               "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]

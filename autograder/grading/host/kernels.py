@@ -40,7 +40,7 @@ class StudentKernel:
 
     def __init__(self, workdir: Path, iso: Isolation, limits: Limits, logdir: Path,
                  preload: list[str] | None = None, zygote: "KernelZygote | None" = None,
-                 tripwire: dict | None = None):
+                 withheld_root: str | None = None):
         self.workdir = workdir
         self.limits = limits
         self.iso = iso
@@ -62,13 +62,13 @@ class StudentKernel:
         sandbox.hand_over(workdir, self.ident)
         if self.ident is not None and iso.level != "bwrap":
             open_parents(workdir)
-        read, write = sandbox.allowed_roots(workdir)
+        read, write = sandbox.allowed_roots(workdir, withheld_root=withheld_root)
         init = {"workdir": str(workdir), "level": iso.level, "landlock_abi": iso.landlock_abi,
                 "userns": iso.userns and iso.level == "landlock", "read": read, "write": write,
                 "limits": limits.as_dict(), "preload": list(preload or []), "audit": True, "env": env,
                 "cpu_seconds": int(limits.notebook_timeout * max(1, limits.threads) * 2 + 120)}
-        if tripwire:
-            init["tripwire"] = tripwire          # reference answers withheld per exercise (.tripwire)
+        if withheld_root:
+            init["path"] = [withheld_root]       # dlnlp with the answers not graded yet left out (.withheld)
         if self.ident is not None:
             init["uid"], init["gid"] = self.ident
         self.applied: list[str] = []
@@ -95,7 +95,7 @@ class StudentKernel:
             else:
                 argv = [sys.executable, "-I", "-m", "autograder.grading.inside.kernel", "student",
                         str(ctl_child.fileno()), str(rpc_child.fileno())]
-                cmd = sandbox.build_command(argv, workdir, iso, env, ident=self.ident)
+                cmd = sandbox.build_command(argv, workdir, iso, env, ident=self.ident, withheld_root=withheld_root)
                 self._log = open(self.log_path, "wb")
                 self.proc = subprocess.Popen(cmd, pass_fds=(ctl_child.fileno(), rpc_child.fileno()),
                                              env=env if iso.level != "bwrap" else {"PATH": "/usr/bin:/bin"},
@@ -282,8 +282,8 @@ class KernelZygote:
     (inside bubblewrap when that is the isolation); one child is forked per submission and applies
     its own sandbox. No submission code ever runs in the zygote itself."""
 
-    def __init__(self, iso: Isolation, limits: Limits, preload: list[str]):
-        self.key = (iso.level, tuple(preload), limits.threads, limits.disk_mb)
+    def __init__(self, iso: Isolation, limits: Limits, preload: list[str], withheld_root: str | None = None):
+        self.key = (iso.level, tuple(preload), limits.threads, limits.disk_mb, withheld_root)
         self.iso = iso
         self.ident = kernel_ident(iso)
         self.scratch = Path(tempfile.mkdtemp(prefix=f"ag-kz-{os.getpid()}-"))   # pid: see release_scratch_of
@@ -303,7 +303,7 @@ class KernelZygote:
         sandbox.hand_over(base, self.ident)
         parent, child = socket.socketpair()
         argv = [sys.executable, "-I", "-m", "autograder.grading.inside.kernel", "student-zygote", str(child.fileno())]
-        cmd = sandbox.build_command(argv, self.scratch, iso, env, ident=self.ident)
+        cmd = sandbox.build_command(argv, self.scratch, iso, env, ident=self.ident, withheld_root=withheld_root)
         self.log_path = self.scratch.parent / f"{self.scratch.name}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, pass_fds=(child.fileno(),),
@@ -316,6 +316,7 @@ class KernelZygote:
         self._n = 0
         try:
             self.ch.send({"preload": list(preload), "threads": limits.threads,
+                          "path": [withheld_root] if withheld_root else [],
                           "uid": self.ident[0] if self.ident else None, "gid": self.ident[1] if self.ident else None})
             msg, _ = self.ch.recv(timeout=300)
             if not msg.get("ready"):
@@ -387,17 +388,18 @@ def release_scratch_of(pid: int) -> None:
 
 
 
-def kernel_zygote_for(iso: Isolation, limits: Limits, preload: list[str]) -> KernelZygote | None:
+def kernel_zygote_for(iso: Isolation, limits: Limits, preload: list[str],
+                      withheld_root: str | None = None) -> KernelZygote | None:
     """This worker's kernel zygote for these imports (None where forking is not an option)."""
     if not sys.platform.startswith("linux") or os.environ.get("AUTOGRADER_NO_ZYGOTE"):
         return None
-    key = (iso.level, tuple(preload), limits.threads, limits.disk_mb)
+    key = (iso.level, tuple(preload), limits.threads, limits.disk_mb, withheld_root)
     z = KERNEL_ZYGOTES.get(key)
     if z is not None and z.alive():
         return z
     for k in list(KERNEL_ZYGOTES):
         KERNEL_ZYGOTES.pop(k).close()
-    z = KernelZygote(iso, limits, preload)
+    z = KernelZygote(iso, limits, preload, withheld_root)
     KERNEL_ZYGOTES[key] = z
     return z
 

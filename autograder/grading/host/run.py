@@ -17,7 +17,7 @@ from . import isolation as sandbox
 from .kernels import KERNEL_ZYGOTES, StudentKernel, kernel_zygote_for
 from .procs import KernelStartError, copy_tree_files, kernel_ident
 from .tester import Tester, Zygote, imports_of, zygote_for
-from .tripwire import Wire
+from .withheld import withheld_for
 
 
 class NotebookRun:
@@ -40,8 +40,12 @@ class NotebookRun:
         self._n_workdirs = 0
         self.restarts = 0
         self.cell_log: list[dict] = []
-        self.answers = {k: v for k, v in answers_for(spec.name, spec.source_path).items() if v}
-        self.wire: Wire | None = None
+        self.answers = {k: v for k, v in answers_for(spec.source_path).items() if v}
+        handed = Path(assignment.release_dir) if assignment.release_dir else Path(spec.source_path).parent
+        self.withheld = withheld_for(self.answers, handed)
+        self.revealed: list[dict] = []                # answers' sources sent to the kernel so far
+        self.sealed: set[str] = set()                 # exercises whose every test has run
+        self._answer_cell: str | None = None          # the answer cell running in the kernel, if one is
         self.quota_warned = self.group_warned = False
         self.outside_flags: dict[str, str] = {}      # code -> message, seen by the grader's watchdog
 
@@ -68,7 +72,7 @@ class NotebookRun:
         zygote = None
         if self.use_zygote:
             try:
-                zygote = kernel_zygote_for(self.iso, self.limits, self.preload)
+                zygote = kernel_zygote_for(self.iso, self.limits, self.preload, self._withheld_root())
             except KernelStartError as e:
                 self.flags.append(Flag("zygote_failed", f"kernels are started one by one: {e}"[:500], level=INFO))
                 self.use_zygote = False
@@ -88,12 +92,13 @@ class NotebookRun:
             self.quota_warned = True
             self.flags.append(Flag("weak_isolation", f"disk quota: {quota_error}", level=INFO))
         self._prepare_workdir(self.workdir)
+        if self.withheld is not None:
+            self.withheld.write_into(self.workdir)
         sandbox.hand_over(self.workdir, ident)
         self._old_workdir = self.workdir
         try:
-            self.wire = Wire(self.answers) if self.answers else None
             self.kernel = StudentKernel(self.workdir, self.iso, self.limits, self.tmp, self.preload, zygote,
-                                        tripwire=self.wire.init() if self.wire else None)
+                                        withheld_root=self._withheld_root())
             self.kernel.quota_mounted = quota_error is None
             if self.kernel.group is None and not self.group_warned:
                 self.group_warned = True
@@ -109,6 +114,54 @@ class NotebookRun:
             self.kernel = None
             self._start_kernel()
         self.timings["kernel_start"] = self.timings.get("kernel_start", 0) + time.perf_counter() - t
+
+    def _withheld_root(self) -> str | None:
+        return str(self.withheld.root) if self.withheld is not None and self.withheld.root else None
+
+    def _reveal(self, defs: list[dict]) -> None:
+        """Send the kernel the sources of answers whose exercises are sealed."""
+        k = self.kernel
+        if not defs or k is None or not k.alive():
+            return
+        try:
+            k.ctl.send({"q": "reveal", "id": -3, "defs": defs})
+            reply, _ = self._wait(k.ctl, 30)
+        except (ChannelClosed, OSError):
+            reply = None
+        for err in (reply or {}).get("errors") or []:
+            self.flags.append(Flag("reference_not_revealed", str(err)[:300], level=INFO))
+
+    def _still_withheld(self) -> list[str]:
+        """The reference answers the kernel has only as stand-ins now."""
+        if self.withheld is None:
+            return []
+        shown = {f"{d['module']}.{n}" for d in self.revealed for n in d["names"]}
+        return sorted(q for q in self.withheld.exercises_of if q not in shown)
+
+    def _seal(self, exercise: str | None, left: dict[str, int]) -> None:
+        """A test of ``exercise`` has run: once its last one has, its answers may enter the kernel."""
+        if exercise is None or exercise not in left:
+            return
+        left[exercise] -= 1
+        if left[exercise] > 0 or self.withheld is None:
+            return
+        self.sealed.add(exercise)
+        defs = self.withheld.reveal_messages(exercise, self.sealed)
+        self.revealed += defs
+        self._reveal(defs)
+
+    def _note_attempts(self, msg: dict, where: str) -> None:
+        """The withheld answers the submission tried to use (the kernel's report: an early warning)."""
+        for qual in msg.get("withheld") or []:
+            qual = str(qual)[:200]
+            for ex in sorted(self.withheld.exercises_of.get(qual, ())) if self.withheld is not None else ():
+                key = (ex, qual)
+                if key in self._attempts:
+                    continue
+                self._attempts.add(key)
+                self.flags.append(Flag("reference_answer_called", f"{where} the submission called {qual}, the "
+                                                                  f"reference answer of {ex}, before {ex} was graded; "
+                                                                  "it is not in the kernel until then", cell=ex))
 
     def _start_tester(self) -> None:
         if self.tester is not None:
@@ -132,6 +185,7 @@ class NotebookRun:
             self.kernel = None
             return False
         self._start_tester()
+        self._reveal(self.revealed)
         for src in self.replay:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -179,6 +233,8 @@ class NotebookRun:
         self._watch(force=True)
         if msg is not None:
             self._note_violations(msg)
+            if self._answer_cell:           # the notebook's own cells: their errors show in their outputs
+                self._note_attempts(msg, f"in the answer cell {self._answer_cell},")
             return ("error" if msg.get("error") else "ok"), msg.get("outputs", [])
         if why == "timeout":
             k.interrupt()
@@ -211,7 +267,7 @@ class NotebookRun:
             if isinstance(v, str) and v not in self.violations and len(self.violations) < 50:
                 self.violations.append(v[:300])
 
-    def _final_stats(self) -> None:
+    def _final_stats(self, where: str = "while the tests ran,") -> None:
         """What the sandbox refused while the tests ran (reported with the next answer or here)."""
         k = self.kernel
         if k is None or not k.alive():
@@ -221,13 +277,14 @@ class NotebookRun:
             msg, _ = self._wait(k.ctl, 10)
             if msg is not None:
                 self._note_violations(msg)
+                self._note_attempts(msg, where)
         except Exception:
             pass
 
     def run_test(self, source: str, timeout: float):
         t = self.tester
         try:
-            t.send_test(source, self.zygote.names)
+            t.send_test(source, self.zygote.names, self._still_withheld())
         except (ChannelClosed, OSError):
             return "died", [error_output("GraderError", "the tester stopped")], {}
         msg, why = self._wait(t.ch, timeout)
@@ -259,6 +316,13 @@ class NotebookRun:
         spec = self.spec
         tests = test_cells(self.nb, spec)
         unsealed = set(spec.unsealed)
+        solutions = [g for g in spec.order if spec.cells[g].get("solution")]
+        exercise_at = {idx: exercise_of(gid, solutions, spec.order) for idx, gid in tests.items()}
+        tests_left: dict[str, int] = {}
+        for ex in exercise_at.values():
+            if ex is not None:
+                tests_left[ex] = tests_left.get(ex, 0) + 1
+        self._attempts: set[tuple[str, str]] = set()
         setup_cells = self._setup_cells()
         self.preload = imports_of([c["src"] for c in setup_cells])
         t0 = time.perf_counter()
@@ -301,21 +365,27 @@ class NotebookRun:
             c0 = time.perf_counter()
             gid = tests.get(idx)
             if gid is not None and gid not in unsealed:
-                exercise = exercise_of(gid, [g for g in spec.order if spec.cells[g].get("solution")],
-                                                spec.order)
-                armed = self._tripwire(exercise, "arm") if self.answers.get(exercise) else False
                 status, outputs, info = self.run_test(cell.source, timeout)
-                if armed:
-                    self._tripwire(exercise, "disarm", gid)
                 kind = "test"
+                if info.get("modified"):            # the test fails, whatever it did with the error
+                    what = "; ".join(str(m)[:200] for m in info["modified"][:3])
+                    outputs = [o for o in outputs if o.get("output_type") != "error"] + [error_output(
+                        "InputModified", f"the submission changed the test's inputs in place: {what}")]
+                    self.flags.append(Flag("input_modified", f"while {gid} ran, {what}; the test failed", cell=gid))
                 if info.get("broken"):
                     self.flags.append(Flag("protocol_violation", f"while testing {gid} the submission's kernel "
                                                                  f"sent malformed data ({info['broken']})", cell=gid))
             else:
+                meta = cell.metadata.get("nbgrader") or {}
+                self._answer_cell = meta.get("grade_id") if meta.get("solution") else None
                 status, outputs = self.run_in_kernel(cell.source, timeout)
+                self._answer_cell = None
                 kind = "test-in-kernel" if gid is not None else "cell"
                 if status in ("ok", "error") and gid is None:
                     self.replay.append(cell.source)
+            if gid is not None:
+                self._final_stats(f"while {gid} ran,")
+                self._seal(exercise_at.get(idx), tests_left)
             cell.outputs = to_outputs(outputs)
             if kind != "test":
                 cell.execution_count = None
@@ -350,32 +420,6 @@ class NotebookRun:
         if own:
             self.flags.append(Flag("sandbox_violation", "the submission tried what the sandbox forbids "
                                                         "(all refused): " + "; ".join(own[:12])))
-
-    def _tripwire(self, exercise: str, cmd: str, test: str | None = None) -> bool:
-        """Arm or disarm the kernel's trip-wire for ``exercise``; on disarm, flag what it caught."""
-        k, wire = self.kernel, self.wire
-        if k is None or wire is None or not k.alive():
-            return False
-        msg = wire.message(cmd, exercise)
-        msg["id"] = -2
-        try:
-            k.ctl.send(msg)
-            reply, _ = self._wait(k.ctl, 10)
-        except (ChannelClosed, OSError):
-            reply = None
-        if cmd == "arm":
-            return reply is not None
-        trips = wire.verify((reply or {}).get("tripwire")) if reply is not None else None
-        if trips is None:
-            if self.kernel is not None and self.kernel.alive():
-                self.flags.append(Flag("tripwire_report_missing", f"while {test} ran, the student kernel's "
-                                                                  "report of reference use was missing or forged",
-                                       cell=exercise))
-        elif trips:
-            self.flags.append(Flag("reference_answer_called", f"while {test} ran, the submission called "
-                                                              f"{', '.join(trips)}, the reference answer of "
-                                                              f"{exercise}; the call was refused", cell=exercise))
-        return True
 
     def _exit_reason(self) -> str:
         if self.kernel is None:

@@ -15,8 +15,47 @@ import nbformat
 
 from ..channel.framing import Channel
 from ..model import AssignmentSpec, Limits, NotebookSpec
+from ..notebook.answers import answers_for
+from . import cgroup
+from . import isolation as sandbox
 from .kernels import KERNEL_ZYGOTES
 from .procs import KernelStartError, copy_tree_files, mpl_font_cache, stop_zygote
+from .withheld import release_copies_of
+
+
+def tester_identity() -> tuple[int, int] | None:
+    """The (uid, gid) the tester runs as when the grader is root: one of its own, beside the kernels'
+    range (None: not root, or the Python installation is closed to other users)."""
+    ident = sandbox.kernel_identity()
+    if ident is None or ident[0] == 65534:
+        return None
+    import autograder
+
+    need = [os.path.dirname(os.path.realpath(sys.executable)), sys.prefix, sys.base_prefix,
+            os.path.dirname(os.path.dirname(os.path.abspath(autograder.__file__)))]
+    if sandbox.reachable_by_others(need) is not None:
+        return None
+    uid = ident[0] + 4_000_000
+    return (uid, uid) if sandbox.identity_mapped(uid) else None
+
+
+def _confine_tester(memory_bytes: int, ident: tuple[int, int] | None, group):
+    """What the tester's process does before it starts: join its control group, cap its data segment,
+    give up root."""
+    def run() -> None:
+        import resource
+
+        if group is not None:
+            group.add_self()
+        try:
+            resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+        except (ValueError, OSError):
+            pass
+        if ident is not None:
+            os.setgroups([])
+            os.setresgid(ident[1], ident[1], ident[1])
+            os.setresuid(ident[0], ident[0], ident[0])
+    return run
 
 
 class Zygote:
@@ -40,10 +79,23 @@ class Zygote:
             for f in Path(cache).glob("fontlist*.json"):
                 shutil.copy(f, Path(env["MPLCONFIGDIR"]) / f.name)
         self._log = open(self.tmp / "tester.log", "wb")
+        # The tester handles what the submission returns: it runs under a memory limit of its own (a
+        # control group where one can be made, and its data segment), and as a user of its own when the
+        # grader is root
+        self.memory_bytes = int(limits.memory_mb * 1.25 + 1024) << 20
+        self.group: cgroup.Group | None = None
+        try:
+            self.group = cgroup.Group(memory_bytes=self.memory_bytes + (256 << 20), tasks=256,
+                                      cpus=max(1, limits.threads))
+        except OSError:
+            self.group = None
+        self.ident = tester_identity()
+        sandbox.hand_over(self.tmp, self.ident)
         self.proc = subprocess.Popen([sys.executable, "-I", "-m", "autograder.grading.host.tester_main", "tester",
                                       str(child.fileno())], pass_fds=(child.fileno(),), env=env, cwd=str(work),
                                      stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_confine_tester(self.memory_bytes, self.ident, self.group))
         child.close()
         self.sock = parent
         self.ch = Channel(parent.fileno())
@@ -59,7 +111,9 @@ class Zygote:
                 warm.append("torch.testing")
         except Exception:
             pass
+        withheld = sorted({q for quals in answers_for(spec.source_path).values() for q in quals})
         self.ch.send({"workdir": str(work), "cells": cells, "threads": limits.threads, "warm": warm,
+                      "withheld": withheld,
                       "output_bytes_per_cell": limits.output_bytes_per_cell})
         try:
             msg, _ = self.ch.recv(timeout=max(120.0, limits.notebook_timeout))
@@ -89,6 +143,9 @@ class Zygote:
 
     def close(self) -> None:
         stop_zygote(self.proc, self.sock, self._log)
+        if self.group is not None:
+            self.group.kill()
+            self.group.remove()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -99,9 +156,10 @@ class Tester:
         self.ch = Channel(sock.fileno())
         self._next = 0
 
-    def send_test(self, source: str, names: list[str]) -> int:
+    def send_test(self, source: str, names: list[str], withheld: list[str] | None = None) -> int:
+        """Run a test cell; ``withheld``: the reference answers the student kernel has only as stand-ins."""
         self._next += 1
-        self.ch.send({"q": "test", "id": self._next, "src": source, "names": names})
+        self.ch.send({"q": "test", "id": self._next, "src": source, "names": names, "withheld": withheld or []})
         return self._next
 
     def interrupt(self) -> None:
@@ -189,6 +247,7 @@ def imports_of(sources: list[str]) -> list[str]:
 def _at_exit() -> None:
     try:
         shutdown_workers_cache()
+        release_copies_of(os.getpid())       # this process's package copies (.withheld)
     except Exception:
         pass
 

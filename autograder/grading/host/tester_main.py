@@ -97,7 +97,9 @@ def tester_main(zyg_fd: int) -> int:
     sock = socket.socket(fileno=zyg_fd)
     zyg = Channel(zyg_fd)
     setup, _ = zyg.recv()
-    from ..channel.objects import GUARD, install_interrupt_handler
+    from ..channel.objects import GUARD, WITHHELD, install_interrupt_handler
+
+    WITHHELD.update(str(q) for q in setup.get("withheld") or [])
     from ..inside.shell import OutputLimits, make_shell, run_cell
 
     os.chdir(setup["workdir"])
@@ -173,7 +175,7 @@ def _tester_session(shell, ctl_fd: int, rpc_fd: int, names: list[str], limits, s
     import signal
 
     from ..channel.endpoint import Endpoint
-    from ..channel.objects import GUARD, RemoteError, install_interrupt_handler
+    from ..channel.objects import GUARD, WITHHELD, RemoteError, install_interrupt_handler
     from ..inside.shell import run_cell
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -196,6 +198,8 @@ def _tester_session(shell, ctl_fd: int, rpc_fd: int, names: list[str], limits, s
             ctl.send({"r": msg.get("id")})
             continue
         if q == "test":
+            WITHHELD.clear()                     # handed over as proxies, never by name (.channel.objects)
+            WITHHELD.update(str(x) for x in msg.get("withheld") or [])
             GUARD.pending = False
             start = time.perf_counter()
             bind_error = None
@@ -209,7 +213,8 @@ def _tester_session(shell, ctl_fd: int, rpc_fd: int, names: list[str], limits, s
             ep.clear_records()
             ctl.send({"r": msg.get("id"), "outputs": cap.finish(), "error": cap.error is not None,
                       "bind_error": bind_error, "requests": ep.requests - n0, "broken": ep.violation,
-                      "seconds": time.perf_counter() - start})
+                      "modified": list(ep.modified), "seconds": time.perf_counter() - start})
+            ep.modified.clear()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,9 +44,6 @@ def _prepare_student(preload: list[str], threads: int):
     from .shell import make_shell
 
     shell = make_shell()
-    from . import tripwire
-
-    tripwire.prepare(preload)           # reference answers built with their checks before any import
     errors = {}
     for mod in preload:
         try:
@@ -68,18 +65,18 @@ def _student_serve(init: dict, ctl: Channel, rpc_fd: int, shell, applied: list[s
     from .shell import OutputLimits, run_cell
 
     os.chdir(init["workdir"])
-    sys.path[:] = [init["workdir"]] + [p for p in sys.path if p and os.path.isdir(p) and p != init["workdir"]]
+    first = [init["workdir"]] + [str(p) for p in init.get("path") or []]
+    sys.path[:] = first + [p for p in sys.path if p and os.path.isdir(p) and p not in first]
     limits = OutputLimits(cell_bytes=int(init.get("limits", {}).get("output_bytes_per_cell", 200_000)))
     ep = Endpoint(Channel(rpc_fd), guarded=False, namespace=shell.user_ns)
     install_interrupt_handler()
     if init.get("audit", True):
         sandbox.install_audit_hook(init.get("read", []), init.get("write", []))
         applied.append("audit hook")
-    from . import tripwire
+    from . import withheld
 
-    wire = tripwire.activate(init.get("tripwire"))   # the reference answers withheld per exercise
-    if wire is not None:
-        applied.append("reference trip-wire")
+    if init.get("path"):
+        applied.append("reference answers withheld until their exercise is graded")
     ctl.send({"ready": True, "applied": applied, "preload_errors": preload_errors, "pid": os.getpid()})
     ctl_fd = ctl.rfd
     rpc_open = True
@@ -102,11 +99,18 @@ def _student_serve(init: dict, ctl: Channel, rpc_fd: int, shell, applied: list[s
                 cap = run_cell(shell, str(msg.get("src", "")), limits, GUARD)
                 ctl.send({"r": msg.get("id"), "outputs": cap.finish(), "error": cap.error is not None,
                           "count": shell.execution_count - 1, "seconds": time.perf_counter() - start,
-                          "violations": sandbox.take_violations()})
-            elif msg.get("q") == "tripwire":
-                ctl.send({"r": msg.get("id"), "tripwire": wire(msg) if wire is not None else {}})
+                          "violations": sandbox.take_violations(), "withheld": withheld.take_attempts()})
+            elif msg.get("q") == "reveal":
+                errors = []
+                for d in msg.get("defs") or []:
+                    try:
+                        withheld.reveal(str(d["module"]), [str(n) for n in d["names"]], str(d["source"]))
+                    except Exception as e:       # the answer stays withheld; the notebook meets the error
+                        errors.append(f"{d.get('module')}: {type(e).__name__}: {e}")
+                ctl.send({"r": msg.get("id"), "errors": errors})
             elif msg.get("q") == "stats":
-                ctl.send({"r": msg.get("id"), "violations": sandbox.take_violations()})
+                ctl.send({"r": msg.get("id"), "violations": sandbox.take_violations(),
+                          "withheld": withheld.take_attempts()})
         if rpc_open and rpc_fd in ready:
             try:
                 ep.serve_one()
@@ -123,6 +127,7 @@ def student_main(ctl_fd: int, rpc_fd: int) -> int:
     from . import confine as sandbox
 
     applied = sandbox.enter_sandbox(init)
+    sys.path[:0] = [str(p) for p in init.get("path") or []]
     shell, errors = _prepare_student(init.get("preload", []), init.get("limits", {}).get("threads", 1))
     return _student_serve(init, ctl, rpc_fd, shell, applied, errors)
 
@@ -142,6 +147,7 @@ def student_zygote_main(zyg_fd: int) -> int:
     if sys.platform.startswith("linux"):
         import ctypes
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
+    sys.path[:0] = [str(p) for p in init.get("path") or []]     # dlnlp without the withheld answers
     # one thread here: an OpenMP pool created before fork() would hang the children
     shell, errors = _prepare_student(init.get("preload", []), 1)
     # What is loaded here is shared with every kernel forked from it: out of the collector's reach, so

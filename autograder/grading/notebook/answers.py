@@ -1,37 +1,14 @@
-"""Reference answers withheld while their own exercise is graded.
+"""Which reference objects answer which exercise: course data kept beside each notebook.
 
-``dlnlp.reference`` holds every exercise's answer, and the notebooks import it: later exercises and
-experiments build on earlier answers (``ref.MultiHeadAttention`` inside a transformer, the reference
-``Value`` handed to a student's ``backward``). So the reference stays usable in the student kernel,
-except for one thing: while the test cells of exercise *k* run, the reference objects that answer *k*
-refuse to run there. A submission that calls, aliases, subclasses or re-imports the answer of *k*
-(directly, through ``importlib``, ``__import__`` or ``sys.modules``) fails the tests of *k*, and the
-attempt is reported.
+``answers.json`` next to the instructor's notebook maps each exercise's grade id to the qualified names
+of the objects that answer it (``{"ex4_mha": ["dlnlp.reference.transformer.MultiHeadAttention",
+"dlnlp.fast._mha_forward"]}``): the reference answer, the helpers it delegates the work to, and every
+other copy of it in the package. It holds names only, nothing secret. A notebook without the file has no
+reference answers: nothing is withheld from its kernel and nothing is checked against a reference.
 
-How it is kept out of the submission's reach (:func:`activate`, in the student kernel, before any
-submission code runs):
-
-* the modules that hold the answers are compiled from their source with a check as the first
-  statement of every answer function and of every method of an answer class, before anything imports
-  them (:func:`prepare`, in the student-kernel zygote; a module imported earlier is replaced). The
-  check calls ``sys.audit`` through a constant of the code object, not through a name, so no
-  rebinding of globals, ``sys`` or builtins skips it; the unchecked code is never in the kernel;
-* an audit hook (PEP 578: it cannot be removed) takes the decision. Its state (the exercise under test,
-  the attempts seen, a per-kernel secret) lives only in its own closure; the hook refuses the ways to
-  reach or rebuild it: ``gc`` introspection, building code objects, marshalling code, trace and profile
-  functions (which could jump over the check), and reading the source or bytecode files of the
-  withheld modules (so they cannot be executed again without the check);
-* the orchestrator arms and disarms the wire around each test cell with messages authenticated by the
-  secret (HMAC-SHA256, increasing sequence numbers), and the hook signs its report of attempts: a
-  submission can neither disarm the wire nor forge a clean report.
-
-The table :data:`COURSE_ANSWERS` says, for every exercise of the course, which reference objects answer
-it (an empty tuple: none does). Another course declares its own in a ``reference_answers.json`` next
-to the instructor's notebook (``{"exercise_grade_id": ["module.qualname", ...]}``).
-
-Besides the wire, :func:`static_flags` reads each solution cell and flags, for review, any use of its
-own exercise's reference answer, and :mod:`.similarity` compares the answers with the reference source
-and between students.
+The grader uses the list three ways: the student kernel gets each answer only once its exercise is
+graded (:mod:`..host.withheld`), :func:`static_flags` flags answer cells that use their own exercise's
+reference, and :mod:`.similarity` compares the answers with the reference source.
 """
 from __future__ import annotations
 
@@ -42,123 +19,22 @@ from pathlib import Path
 
 from ..model import INFO, Flag, NotebookSpec
 
-__all__ = ["COURSE_ANSWERS", "answers_for", "exercise_of", "static_flags",
-           "EVENT"]
+__all__ = ["ANSWERS_FILE", "answers_for", "exercise_of", "static_flags", "reference_flags"]
 
-EVENT = "autograder.reference_answer"
-_CONTROL = "autograder.tripwire"
-_PLACEHOLDER = "__autograder_tripwire_check__"
+ANSWERS_FILE = "answers.json"
 
 
-
-def _q(mod: str, *names: str) -> tuple[str, ...]:
-    return tuple(f"dlnlp.reference.{mod}.{n}" for n in names)
-
-
-# For every exercise of the course: the reference objects that answer it (a wrapper of any of them
-# passes its tests), the helpers they delegate the work to included. () where no reference object
-# does. tests/test_grading_tripwire.py checks that every exercise of every notebook is here.
-COURSE_ANSWERS: dict[str, dict[str, tuple[str, ...]]] = {
-    "01_backprop": {
-        "ex1_value_ops": _q("autograd", "Value"),
-        "ex2_backward": _q("autograd", "backward", "topological_order"),
-        "ex3_numerical_gradient": (),
-        "ex4_linear_backward": _q("backprop", "linear_backward"),
-        "ex5_softmax_cross_entropy": _q("backprop", "softmax_cross_entropy"),
-        "ex6_mlp_backward": _q("backprop", "mlp_loss_and_grads"),
-    },
-    "02_text_cnn": {
-        "ex1_build_vocab": (), "ex2_encode_batch": (), "ex3_one_hot_embedding": (),
-        "ex4_masked_mean": _q("textcnn", "masked_mean"),
-        "ex5_conv1d_text": (),
-        "ex6_masked_max": _q("textcnn", "masked_max"),
-        "ex7_textcnn": _q("textcnn", "TextCNN"),
-    },
-    "03_rnn_bptt": {
-        "ex1_rnn_cell": (),
-        "ex2_rnn_unroll": _q("rnn", "tanh_rnn_states"),
-        "ex3_rnn_bptt": (), "ex4_grad_norm_by_lag": (), "ex5_clip_grad_norm": (), "ex6_lm_batch": (),
-        "ex7_bigram_nll": _q("gpt", "bigram_nll", "ngram_nll"),
-    },
-    "04_lstm_gru": {
-        "ex1_lstm_cell": _q("lstm", "lstm_cell", "_affine"),
-        "ex2_lstm": (),
-        "ex3_gru_cell": _q("lstm", "gru_cell"),
-        "ex4_init_forget_bias": _q("lstm", "init_forget_bias"),
-        "ex5_sequence_classifier": (),
-    },
-    "05_seq2seq": {
-        "ex1_encoder": _q("rnn_attention", "Encoder"),
-        "ex2_decoder": (),
-        "ex3_sequence_loss": _q("rnn_attention", "seq2seq_loss"),
-        "ex4_teacher_forcing": (), "ex5_greedy_decode": (), "ex6_schedule": (),
-    },
-    "06_attention": {
-        "ex1_masked_attention": _q("rnn_attention", "masked_attention"),
-        "ex2_additive_score": _q("rnn_attention", "AdditiveScore"),
-        "ex3_luong_score": _q("rnn_attention", "LuongScore"),
-        "ex4_attn_decoder": _q("rnn_attention", "AttnDecoder"),
-        "ex5_greedy_decode": _q("rnn_attention", "greedy_decode"),
-        "ex6_beam_search": _q("rnn_attention", "beam_search", "_index_state"),
-    },
-    "07_self_attention": {
-        "ex1_attention": _q("transformer", "scaled_dot_product_attention"),
-        "ex2_masks": _q("transformer", "causal_mask", "padding_mask"),
-        "ex3_heads": _q("transformer", "split_heads", "merge_heads"),
-        "ex4_mha": _q("transformer", "MultiHeadAttention"),
-        "ex5_coref": (),
-    },
-    "08_transformer": {
-        "ex1_positional_encoding": _q("transformer", "sinusoidal_positional_encoding", "PositionalEncoding"),
-        "ex2_encoder_layer": _q("transformer", "EncoderLayer"),
-        "ex3_decoder_layer": _q("transformer", "DecoderLayer"),
-        "ex4_transformer": _q("transformer", "Transformer"),
-        "ex5_label_smoothing": _q("transformer", "label_smoothed_cross_entropy"),
-        "ex6_noam": _q("transformer", "noam_lr", "warmup_scheduler"),
-    },
-    "09_tokenization": {
-        "ex1_pairs": _q("bpe", "pair_counts", "merge_pair"),
-        "ex2_pre_split": _q("bpe", "pre_split"),
-        "ex3_train": _q("bpe", "train_merges", "train_bpe"),
-        "ex4_encode": _q("bpe", "bpe_encode", "encode_chunk", "BPETokenizer"),
-        "ex5_decode": _q("bpe", "bpe_decode", "build_vocab", "decode_with"),
-        "ex6_basic": _q("wordpiece", "basic_tokenize", "strip_accents_of"),
-        "ex7_wordpiece": _q("wordpiece", "wordpiece", "WordPiece"),
-    },
-    "10_bert": {
-        "ex1_make_pair": _q("bert", "make_pair"),
-        "ex2_embeddings": _q("bert", "BertEmbeddings"),
-        "ex3_layer": _q("bert", "BertLayer"),
-        "ex4_minibert": _q("bert", "MiniBert"),
-        "ex5_mask_tokens": _q("bert", "mask_tokens"),
-        "ex6_mlm_head": _q("bert", "BertMLMHead", "mlm_loss"),
-        "ex7_classifier": _q("bert", "BertClassifier"),
-        "ex8_load_weights": _q("bert", "load_bert_weights", "load_hf_bert", "bert_key_map"),
-    },
-    "11_gpt": {
-        "ex1_pairs": _q("gpt", "next_token_pairs"),
-        "ex2_bigram": _q("gpt", "bigram_nll", "ngram_nll"),
-        "ex3_attention": _q("gpt", "CausalSelfAttention"),
-        "ex4_gpt": _q("gpt", "GPT", "Block", "MLP"),
-        "ex5_load": _q("gpt", "load_hf_gpt2"),
-        "ex6_sampling": _q("gpt", "filter_logits", "sample_next"),
-        "ex7_generate": _q("gpt", "generate"),
-    },
-}
-
-
-# ====================================================================== the table
-def answers_for(notebook: str, source_path: str | os.PathLike | None = None) -> dict[str, list[str]]:
-    """Exercise grade_id -> qualified names of the reference objects that answer it."""
-    if source_path:
-        f = Path(source_path).with_name("answers.json")
-        if f.is_file():
-            try:
-                data = json.loads(f.read_text())
-                return {str(k): [str(q) for q in v] for k, v in data.items() if isinstance(v, list)}
-            except (OSError, ValueError, AttributeError):
-                return {}
-    return {k: list(v) for k, v in COURSE_ANSWERS.get(notebook, {}).items()}
+def answers_for(source_path: str | os.PathLike) -> dict[str, list[str]]:
+    """Exercise grade_id -> qualified names of the objects that answer it, from the ``answers.json``
+    beside the instructor's notebook ``source_path`` ({} when there is none)."""
+    f = Path(source_path).with_name(ANSWERS_FILE)
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): [str(q) for q in v] for k, v in data.items() if isinstance(v, list)}
 
 
 def exercise_of(test_id: str, exercises, order: list[str] | None = None) -> str | None:
@@ -283,11 +159,11 @@ def static_flags(nb, exercises: dict[str, list[str]]) -> list[tuple[str, str]]:
 
 
 def reference_flags(nb, spec: NotebookSpec) -> list[dict]:
-    """Review flags for answers that use their own exercise's reference (:func:`.tripwire.static_flags`)
+    """Review flags for answers that use their own exercise's reference (:func:`static_flags`)
     or copy its source (:func:`.similarity.reference_matches`)."""
     from . import similarity
 
-    answers = {k: v for k, v in answers_for(spec.name, spec.source_path).items() if v}
+    answers = {k: v for k, v in answers_for(spec.source_path).items() if v}
     if not answers:
         return []
     flags = []

@@ -5,7 +5,7 @@ Each exercise's solution cell is fingerprinted with `copydetect <https://github.
 (signature, docstring, comments). Two answers are compared by the share of one answer's fingerprints found in the other.
 
 * :func:`reference_matches`: an answer against the source of the reference objects that answer its
-  exercise (:data:`.tripwire.COURSE_ANSWERS`); used by the engine for every submission.
+  exercise (the answer list, :mod:`.answers`); used by the engine for every submission.
 * :func:`batch_matches`: every pair of students of a batch, exercise by exercise; used by ``grade``
   after a batch.
 
