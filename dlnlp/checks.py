@@ -54,7 +54,8 @@ def check_close(actual, expected, name: str = "output", atol: float = 1e-6, rtol
     """Check ``actual`` against ``expected`` elementwise: ``|a - e| <= atol + rtol * |e|``.
 
     Numbers, lists and tensors are accepted; everything is compared in float64 (Python numbers are never
-    rounded through float32 first, so a tight ``rtol`` such as 1e-12 takes effect). The message names the largest difference and where it is.
+    rounded through float32 first, so a tight ``rtol`` such as 1e-12 takes effect). The message names the
+    largest difference and where it is.
     For an exact comparison pass ``atol=0, rtol=0``. An expected value holding NaN fails the check
     (a reference computed from inputs that the code under test overwrote), unless ``allow_nan`` says
     NaN is part of the expected answer: then ``actual`` must be NaN at exactly the same places.
@@ -160,9 +161,11 @@ def check_follows_device(fn: Callable[[], object], name: str, hint: str = "", mo
             fn()
         except Exception as exc:  # a device mismatch inside the code under test
             raise AssertionError(f"{name} failed while the default device was meta and its inputs on the CPU: "
-                                 f"{type(exc).__name__}: {str(exc)[:200]}" + (f"\nHint: {hint}" if hint else "")) from None
+                                 f"{type(exc).__name__}: {str(exc)[:200]}"
+                                 + (f"\nHint: {hint}" if hint else "")) from None
     wrong = sorted({f for f, d in mode.seen if d.type != "cpu"})
     if wrong:
-        raise AssertionError(f"{name}: with its inputs on the CPU and the default device set to meta, {', '.join(wrong)} "
+        raise AssertionError(f"{name}: with its inputs on the CPU and the default device set to meta, "
+                             f"{', '.join(wrong)} "
                              "made tensors on the meta device; create every tensor on the input's device "
                              "(device=x.device, or *_like functions)" + (f"\nHint: {hint}" if hint else ""))

@@ -132,10 +132,12 @@ def write_report(res: dict, out_dir: Path) -> Path:
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for kind, r in res["results"].items():
         impl, tok = kind.split()
-        lines.append(f"| {'nanoGPT' if impl == 'nanogpt' else 'course GPT'} | {'characters' if tok == 'char' else 'BPE'} "
+        name, unit = ('nanoGPT' if impl == 'nanogpt' else 'course GPT'), ('characters' if tok == 'char' else 'BPE')
+        lines.append(f"| {name} | {unit} "
                      f"| {r['vocab_size']} | {r['chars_per_token']:.3f} | {r['parameters']:,} | "
                      f"{r['valid_nats_per_token']:.4f} | {r['valid_bpc']:.4f} | {r['train_seconds']:.0f} |")
-    lines += ["", "Training time: wall-clock seconds of the training steps alone. On a machine shared with other work they "
+    lines += ["", "Training time: wall-clock seconds of the training steps alone. On a machine shared with other "
+              "work they "
               "measure the machine as much as the model; the compute is equal by construction (same steps, batch and "
               "context in tokens).", "", "Validation bits per character during training (whole validation text):", ""]
     for kind, r in res["results"].items():

@@ -67,8 +67,8 @@ def test_shipped_tokenizer_is_the_reference_bpe_of_the_training_split():
 
 
 def test_train_lm_sees_the_same_batches_for_the_same_seed():
-    from dlnlp.reference.gpt import GPT, GPTConfig, init_gpt_weights
     from dlnlp.pretrain import adamw
+    from dlnlp.reference.gpt import GPT, GPTConfig, init_gpt_weights
 
     data = lm.char_data()
     small = lm.LMData("char", data.train_ids[:5000], data.valid_ids[:300], data.vocab_size, 299, data.decode,
@@ -97,8 +97,8 @@ def test_shipped_checkpoint_is_small_matches_the_tokenizer_and_scores_what_it_lo
     nats, _ = lm.validation_nats(model, data.valid_ids, model.cfg.n_positions)
     assert lm.bits_per_char(nats, data.valid_chars) == pytest.approx(ckpt["log"][-1]["valid_bpc"], abs=1e-4)
     from dlnlp.reference.gpt import bigram_nll
-    bigram_bpc = lm.bits_per_char(bigram_nll(data.train_ids, data.valid_ids, data.vocab_size) * (len(data.valid_ids) - 1),
-                                  data.valid_chars)
+    bigram_nats = bigram_nll(data.train_ids, data.valid_ids, data.vocab_size) * (len(data.valid_ids) - 1)
+    bigram_bpc = lm.bits_per_char(bigram_nats, data.valid_chars)
     assert ckpt["log"][-1]["valid_bpc"] < bigram_bpc - 0.05        # below the BPE bigram (2.90 bits per character)
 
 

@@ -3,7 +3,6 @@ they must travel as such, arrive on ``meta``, and be copied back without reading
 from __future__ import annotations
 
 import torch
-
 from autograder.grading.remote import _copy_back
 from autograder.grading.wire import tensor_from_wire, tensor_to_wire
 

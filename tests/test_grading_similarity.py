@@ -223,12 +223,12 @@ def test_honest_short_answers_are_not_reported_as_the_reference():
                 if (cell.metadata.get("nbgrader") or {}).get("grade_id") == gid:
                     cell.source = _fill(stubs[gid], answer)
             seen.append(S.score(S.fingerprint(_fill(stubs[gid], answer), S.handed_out(stubs[gid])),
-                                S.fingerprint(S.reference_source(COURSE_ANSWERS[name][gid]))))
-            assert S.reference_matches(nb, {gid: list(COURSE_ANSWERS[name][gid])}) == [], (gid, answer)
+                                S.fingerprint(S.reference_source(answers_for(source_path(name))[gid]))))
+            assert S.reference_matches(nb, {gid: list(answers_for(source_path(name))[gid])}) == [], (gid, answer)
     assert max(s for s, _ in seen) >= S.THRESHOLD       # as close as a paste: only the length tells them apart
     assert _flagged(seen, S.MIN_TOKENS) >= 1 and _flagged(seen) == 0
     nb = nbformat.read(str(source_path("08_transformer")), as_version=4)
-    answers = {k: list(v) for k, v in COURSE_ANSWERS["08_transformer"].items() if v}
+    answers = {k: list(v) for k, v in answers_for(source_path("08_transformer")).items() if v}
     for cell in nb.cells:
         if (cell.metadata.get("nbgrader") or {}).get("grade_id") == "ex2_encoder_layer":
             cell.source = S.reference_source(answers["ex2_encoder_layer"])

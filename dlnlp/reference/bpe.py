@@ -35,7 +35,8 @@ from pathlib import Path
 import regex
 
 __all__ = ["GPT2_PATTERN", "BPETokenizer", "pre_split", "pair_counts", "merge_pair", "split_special",
-           "train_merges", "train_bpe", "encode_chunk", "build_vocab", "decode_with", "bpe_encode", "bpe_decode", "bytes_to_unicode"]
+           "train_merges", "train_bpe", "encode_chunk", "build_vocab", "decode_with", "bpe_encode", "bpe_decode",
+           "bytes_to_unicode"]
 
 # GPT-2's pre-tokenization pattern: English contractions; letters with an optional leading space;
 # digits with an optional leading space; other symbols with an optional leading space; runs of
