@@ -189,7 +189,7 @@ def test_a_grader_that_cannot_start_a_kernel_stops_at_calibration(course):
     # the kernel either fails to start or, inside its control group's memory limit, dies on the first cell
     assert "calibration failed for fx_ops" in proc.stderr, proc.stderr
     assert "kernel_start_failed" in proc.stderr or "kernel_died" in proc.stderr, proc.stderr
-    assert "Traceback" in proc.stderr or "Error" in proc.stderr, proc.stderr
+    assert "Traceback" in proc.stderr or "error" in proc.stderr.lower(), proc.stderr     # the kernel's own words
     assert "grading 0 submission" not in proc.stdout and "[1/" not in proc.stdout, proc.stdout
     _run("export", "--root", str(course["root"]))
     assert {s: r["raw_score"] for s, r in _grades(course).items()} == {s: r["raw_score"] for s, r in before.items()}

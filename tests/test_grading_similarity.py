@@ -53,11 +53,13 @@ def test_threshold_separates_the_reference_from_the_course_answers():
     for k, v in rows.items():
         print(f"{k}: n={len(v)} median={statistics.median(s for s, _ in v):.2f} "
               f"max={max(s for s, _ in v):.2f} flagged={_flagged(v)}")
-    assert len(rows["solution"]) == 45
+    assert len(rows["solution"]) == 53          # every exercise with a reference answer, 09 and 10 ex8 included
     assert _flagged(rows["solution"]) == 0
     assert _flagged(rows["stub"]) == 0
     assert _flagged(rows["mutant"]) == 0
-    assert _flagged(rows["pasted"]) >= len(rows["pasted"]) - 1
+    # a pasted reference is flagged whenever it is long enough to tell from an answer written only one way
+    long_pastes = [r for r in rows["pasted"] if r[1] >= S.REFERENCE_MIN_TOKENS]
+    assert _flagged(long_pastes) == len(long_pastes) >= len(rows["pasted"]) - 3
 
 
 def test_reference_matches_on_a_notebook():
