@@ -538,7 +538,11 @@ def _find_hangul_font() -> str | None:
         if name in names:
             return name
     for pattern in _FONT_FILES:
-        for path in sorted(glob.glob(pattern, recursive=True)):
+        try:
+            paths = sorted(glob.glob(pattern, recursive=True))
+        except OSError:  # a folder this process may not read (a sandbox): no font there
+            continue
+        for path in paths:
             try:
                 font_manager.fontManager.addfont(path)
             except Exception:  # an unreadable font file: try the next one
