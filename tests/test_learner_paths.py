@@ -23,7 +23,7 @@ NAME = "01_backprop"
 def _course_copy(tmp_path):
     notebooks = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS / NAME, notebooks / NAME)
-    shutil.copytree(NOTEBOOKS / "10_bert", notebooks / "10_bert")
+    shutil.copytree(NOTEBOOKS / "11_gpt", notebooks / "11_gpt")
     return notebooks
 
 
@@ -40,8 +40,8 @@ def test_start_copies_the_notebooks_and_their_data_and_never_writes_over_a_file(
     lines = []
     report = start(work, notebooks, log=lines.append)
     assert (work / NAME / f"{NAME}.ipynb").read_bytes() == (notebooks / NAME / f"{NAME}.ipynb").read_bytes()
-    assert (work / "10_bert" / "bert_spam.pt").is_file()      # the checkpoint loaded from the notebook's folder
-    assert len(report.copied) == 3
+    assert (work / "11_gpt" / "gpt_shakespeare.pt").is_file()      # the checkpoint loaded from the notebook's folder
+    assert len(report.copied) == 4                     # two notebooks, the checkpoint and the BPE file
     mine = _answer(work / NAME / f"{NAME}.ipynb")
     # a course update: the released notebook changes, and a new notebook arrives
     _answer(notebooks / NAME / f"{NAME}.ipynb", "# YOUR CODE HERE\nraise NotImplementedError()  # reworded\n")
