@@ -1,7 +1,4 @@
-"""Train the small checkpoints that notebooks 10 and 11 ship, with one documented command each.
-
-``python -m dlnlp.pretrain bert``  masked-language-model and next-sentence-prediction pretraining of
-the notebook-09 BERT on the unlabeled spam-task messages; writes ``solutions/10_bert/bert_spam.pt``.
+"""Train the tokenizer and the small checkpoint that notebook 11 ships, with one documented command each.
 
 ``python -m dlnlp.pretrain bpe``   trains the byte-level BPE tokenizer (512 tokens) on the training split of
 Shakespeare's tragedies (:mod:`dlnlp.lm`); writes ``solutions/11_gpt/shakespeare_bpe.json``.
@@ -10,9 +7,8 @@ Shakespeare's tragedies (:mod:`dlnlp.lm`); writes ``solutions/11_gpt/shakespeare
 nanoGPT's recipe (:func:`dlnlp.lm.train_lm`); writes ``solutions/11_gpt/gpt_shakespeare.pt``. Its ``log``
 holds the validation loss in bits per character over the whole validation text.
 
-Both are deterministic (seeded data order, initialisation and masking; one CPU thread by default) and
-run on a CPU in minutes. Attention runs on PyTorch's fused kernel (:func:`dlnlp.fast.fused_attention`:
-the notebooks' arithmetic, checked against it first), and AdamW decays the weight matrices and
+Both are deterministic (seeded data order and initialisation; one CPU thread by default) and
+run on a CPU in minutes. The GPT's attention runs on PyTorch's fused kernel, and AdamW decays the weight matrices and
 embeddings but not the biases and LayerNorm parameters. ``--steps`` and ``--out`` override the defaults;
 ``--threads`` sets PyTorch's thread count (results can differ in the last bits across thread counts);
 ``--compile`` runs the model through ``torch.compile`` (faster steps after a compilation of about a
@@ -33,22 +29,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .fast import fused_attention
-
 ROOT = Path(__file__).resolve().parent.parent
 
-BERT_DEFAULTS = dict(steps=800, batch_size=64, lr=1e-3, weight_decay=0.01, seed=0,
-                     out=ROOT / "solutions" / "10_bert" / "bert_spam.pt")
 GPT_DEFAULTS = dict(steps=600, batch_size=8, lr=2e-3, weight_decay=0.1, seed=0,
                     out=ROOT / "solutions" / "11_gpt" / "gpt_shakespeare.pt")
-
-
-def bert_config(vocab_size: int):
-    """The notebook-09 BERT's sizes (about 110 thousand parameters)."""
-    from .reference.bert import BertConfig
-
-    return BertConfig(vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                      intermediate_size=128, max_position_embeddings=64)
 
 
 def gpt_config(vocab_size: int):
@@ -66,45 +50,6 @@ def adamw(model: nn.Module, lr: float, weight_decay: float, **kw) -> torch.optim
     other = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
                               {"params": other, "weight_decay": 0.0}], lr=lr, **kw)
-
-
-def train_bert(steps: int, batch_size: int, lr: float, weight_decay: float, seed: int, out: Path,
-               log_every: int = 100, compile: bool = False) -> dict:
-    """BERT's pretraining: masked-LM loss plus next-sentence-prediction loss on pairs cut from the
-    unlabeled messages (see :func:`dlnlp.reference.bert.nsp_pairs`)."""
-    import torch.nn.functional as F
-
-    from .data.spam import CLS, MASK, SEP, SPAM_SPECIALS, encode_messages, make_spam_splits, spam_vocab
-    from .reference.bert import BertForPretraining, init_bert_weights, mask_tokens, mlm_loss, nsp_pairs
-
-    torch.manual_seed(seed)
-    vocab = spam_vocab()
-    ids, mask, _ = encode_messages(make_spam_splits()["unlabeled"], vocab)
-    model = init_bert_weights(BertForPretraining(bert_config(len(vocab))))
-    opt = adamw(model, lr, weight_decay)
-    g = torch.Generator().manual_seed(seed)
-    log, start, run_mlm, run_nsp = [], time.perf_counter(), 0.0, 0.0
-    logits_fn = torch.compile(model.pretraining_logits) if compile else model.pretraining_logits
-    model.train()
-    with fused_attention(model, verbose=False):
-        for step in range(1, steps + 1):
-            x, seg, m, is_next = nsp_pairs(ids, mask, batch_size, vocab.stoi[CLS], vocab.stoi[SEP], g)
-            inputs, labels = mask_tokens(x, vocab.stoi[MASK], len(vocab), len(SPAM_SPECIALS), 0.15, g)
-            mlm_logits, nsp_logits = logits_fn(inputs, seg, m)
-            l_mlm, l_nsp = mlm_loss(mlm_logits, labels), F.cross_entropy(nsp_logits, is_next)
-            loss = l_mlm + l_nsp
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            run_mlm += l_mlm.item()
-            run_nsp += l_nsp.item()
-            if step % log_every == 0:
-                log.append({"step": step, "mlm_loss": run_mlm / log_every, "nsp_loss": run_nsp / log_every})
-                print(f"step {step:5d}  mlm {run_mlm / log_every:.4f}  nsp {run_nsp / log_every:.4f}  "
-                      f"{time.perf_counter() - start:.0f} s", flush=True)
-                run_mlm = run_nsp = 0.0
-    return {"config": asdict(model.bert.cfg), "state_dict": model.state_dict(), "steps": steps,
-            "seconds": time.perf_counter() - start, "log": log}
 
 
 def new_gpt(vocab_size: int, lr: float, weight_decay: float, seed: int = 0):
@@ -161,7 +106,7 @@ def write_tokenizer() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlnlp.pretrain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", choices=["bert", "bpe", "gpt"])
+    parser.add_argument("model", choices=["bpe", "gpt"])
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
@@ -170,14 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     if args.model == "bpe":
         return write_tokenizer()
-    kw = dict(BERT_DEFAULTS if args.model == "bert" else GPT_DEFAULTS)
+    kw = dict(GPT_DEFAULTS)
     if args.steps is not None:
         kw["steps"] = args.steps
     if args.out is not None:
         kw["out"] = args.out
     kw["compile"] = args.compile
     cpu0 = time.process_time()
-    ckpt = (train_bert if args.model == "bert" else train_gpt)(**kw)
+    ckpt = train_gpt(**kw)
     ckpt["cpu_seconds"] = time.process_time() - cpu0
     ckpt["command"] = ("python -m dlnlp.pretrain " + args.model + (f" --steps {args.steps}" if args.steps else "")
                        + (" --compile" if args.compile else ""))
