@@ -46,7 +46,12 @@ def is_grading() -> bool:
     return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
-GRADING: bool = is_grading()
+def __getattr__(name: str):
+    # ``GRADING`` is read when a notebook imports it, not when the package was first loaded: a grader's
+    # pre-started kernel may have imported dlnlp before it knew that it grades.
+    if name == "GRADING":
+        return is_grading()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def pick(normal, grading):
