@@ -12,7 +12,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["get_device", "seed_everything", "is_grading", "GRADING", "pick"]
+__all__ = ["get_device", "seed_everything", "is_grading", "GRADING", "pick"]  # noqa: F822 (GRADING comes from __getattr__)
 
 
 def get_device(prefer: str | None = None) -> torch.device:
