@@ -35,11 +35,14 @@ SERVER = textwrap.dedent("""\
     exec(sys.argv[2], ns)
     ep = Endpoint(Channel(int(sys.argv[1])), guarded=False, namespace=ns)
     install_interrupt_handler()
+    import torch
     while True:
         try:
             ep.serve_one()
         except ChannelClosed:
             break
+        # what the kernel's own next cell would find, after the tester's request
+        ns["_between"].append((torch.is_grad_enabled(), str(torch.get_default_dtype())))
 """)
 
 STUDENT = textwrap.dedent("""\
@@ -93,6 +96,9 @@ STUDENT = textwrap.dedent("""\
         return helper(x)
     def helper(x):
         return x + 1
+    _between = []
+    def between():
+        return list(_between)
     def values():
         return {"i": 2 ** 70, "f": float("nan"), "inf": -float("inf"), "s": "é", "b": b"\\x00\\xff",
                 "t": (1, [2, {3}], frozenset({4})), "c": 1 + 2j, "sl": slice(1, None, 2), "r": range(3),
@@ -114,7 +120,7 @@ def link():
     ep = Endpoint(Channel(a.fileno()), guarded=True, namespace=ns)
     names = ["ident", "double", "square", "inplace", "add_one_", "poke", "poke_item", "draw", "draw_with", "liar",
              "always", "Lin",
-             "call_back", "climb", "uses_helper", "helper", "values"]
+             "call_back", "climb", "uses_helper", "helper", "values", "between"]
     ep.bind_names(names)
     yield ep, ns
     a.close()
@@ -203,6 +209,25 @@ def test_gradients_flow_through_the_submission(link):
     assert x.grad.tolist() == [2.0, -4.0, 6.0]
     with torch.no_grad():
         assert not ns["square"](x).requires_grad
+
+
+def test_the_tester_state_does_not_stay_in_the_kernel(link):
+    """A backward through the submission runs with grad mode off in the tester (autograd's engine turns
+    it off); that state travels with the request and must not stay in the kernel after it, or the
+    notebook's next cells run without gradients. The same holds for a test's default dtype."""
+    ep, ns = link
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    ns["square"](x).sum().backward()
+    with torch.no_grad():
+        ns["double"](torch.ones(1))
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        ns["double"](torch.ones(1))
+    finally:
+        torch.set_default_dtype(old)
+    seen = ns["between"]()
+    assert seen and all(s == (True, "torch.float32") for s in seen), seen
 
 
 def test_parameters_of_a_submission_module_are_live(link):

@@ -252,6 +252,17 @@ class Endpoint:
         return True
 
     def _serve(self, msg: dict, bufs: list) -> None:
+        # The tester's grad mode and default dtype hold for this request only: the kernel gets its own
+        # back afterwards, so a backward through the submission (run with grad mode off by autograd)
+        # or a test's float64 does not stay in the kernel for the notebook's next cells.
+        own = None if self.guarded else self._own_state()
+        try:
+            self._serve_one(msg, bufs)
+        finally:
+            if own is not None:
+                self._restore_own_state(own)
+
+    def _serve_one(self, msg: dict, bufs: list) -> None:
         rid = msg.get("id")
         out: list = []
         dec = Decoder(self, bufs, "request")
@@ -482,6 +493,21 @@ class Endpoint:
         if names:
             st["names"] = names
         return st
+
+    @staticmethod
+    def _own_state() -> tuple | None:
+        torch = torch_module()
+        if torch is None:
+            return None
+        return bool(torch.is_grad_enabled()), torch.get_default_dtype()
+
+    @staticmethod
+    def _restore_own_state(own: tuple) -> None:
+        torch = torch_module()
+        grad, dtype = own
+        torch.set_grad_enabled(grad)
+        if torch.get_default_dtype() != dtype:
+            torch.set_default_dtype(dtype)
 
     def _apply_state(self, st, dec: "Decoder") -> None:
         if not st or self.guarded:
