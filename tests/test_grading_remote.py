@@ -96,6 +96,9 @@ STUDENT = textwrap.dedent("""\
         return helper(x)
     def helper(x):
         return x + 1
+    def halve_grads(params):
+        for p in params:
+            p.grad.mul_(0.5)
     _between = []
     def between():
         return list(_between)
@@ -120,7 +123,8 @@ def link():
     ep = Endpoint(Channel(a.fileno()), guarded=True, namespace=ns)
     names = ["ident", "double", "square", "inplace", "add_one_", "poke", "poke_item", "draw", "draw_with", "liar",
              "always", "Lin",
-             "call_back", "climb", "uses_helper", "helper", "values", "between"]
+             "call_back", "climb", "uses_helper", "helper", "values", "between",
+             "halve_grads"]
     ep.bind_names(names)
     yield ep, ns
     a.close()
@@ -173,6 +177,20 @@ def test_an_in_place_change_of_a_tests_input_is_seen_and_fails_the_test(link):
     assert x.tolist() == [2.0, 2.0, 2.0] and not ep.modified
     y = torch.ones(2)
     assert ns["ident"](y) is y
+
+
+def test_gradients_changed_in_place_come_back_also_on_meta_tensors(link):
+    """Changing the .grad of a test's parameters (gradient clipping) is not a change of the inputs;
+    on "meta" tensors (a stand-in for another device, no values) nothing is compared by value."""
+    ep, ns = link
+    p = torch.ones(2, requires_grad=True)
+    p.grad = torch.full((2,), 4.0)
+    ns["halve_grads"]([p])
+    assert p.grad.tolist() == [2.0, 2.0] and p.tolist() == [1.0, 1.0]
+    m = torch.empty(3, device="meta", requires_grad=True)
+    m.grad = torch.empty(3, device="meta")
+    ns["halve_grads"]([m])
+    assert m.grad.device.type == "meta" and not ep.modified
 
 
 def test_objects_of_the_test_are_read_only_to_the_submission(link):
