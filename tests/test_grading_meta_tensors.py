@@ -3,6 +3,7 @@ they must travel as such, arrive on ``meta``, and be copied back without reading
 from __future__ import annotations
 
 import torch
+
 from autograder.grading.channel.framing import tensor_from_wire, tensor_to_wire
 from autograder.grading.channel.objects import copy_back, same_data
 
