@@ -248,6 +248,18 @@ def test_the_tester_state_does_not_stay_in_the_kernel(link):
     assert seen and all(s == (True, "torch.float32") for s in seen), seen
 
 
+def test_the_tests_default_device_holds_in_the_submission(link):
+    """A test that sets the default device (``with torch.device("meta")``) has the submission's code run
+    under it, its own CPU tensors still travel, and the kernel has its own default back afterwards."""
+    ep, ns = link
+    with torch.device("meta"):
+        out = ns["double"](torch.arange(3, device="cpu"))
+        made = ns["draw"](2)
+    assert out.device.type == "cpu" and out.tolist() == [0, 2, 4]
+    assert made.device.type == "meta"
+    assert ns["draw"](2).device.type == "cpu"
+
+
 def test_parameters_of_a_submission_module_are_live(link):
     ep, ns = link
     m = ns["Lin"](2, 1)
@@ -270,6 +282,11 @@ def test_random_state_follows_the_tester(link):
     torch.manual_seed(123)
     local = torch.rand(4)
     assert torch.equal(remote, local)
+    torch.manual_seed(11)
+    a = ns["draw"](3)
+    torch.manual_seed(11)                             # the same seed again: the same draws
+    b = ns["draw"](3)
+    assert torch.equal(a, b) and not torch.equal(a, ns["draw"](3)), "a call without a new seed draws afresh"
     g = torch.Generator().manual_seed(5)
     first = ns["draw_with"](g, 2)
     second = ns["draw_with"](g, 2)

@@ -164,7 +164,8 @@ def tensor_to_wire(t) -> tuple[dict, bytes]:
         if data.numel() == 0:
             raw = b""
         else:
-            flat = torch.empty(data.numel(), dtype=data.dtype)   # fresh, stride 1 whatever the input was
+            # fresh, stride 1 whatever the input was; on the CPU whatever the default device (a test may set "meta")
+            flat = torch.empty(data.numel(), dtype=data.dtype, device="cpu")
             flat.copy_(data.reshape(-1))
             raw = flat.view(torch.uint8).numpy().tobytes() if dtype != "bool" \
                 else flat.to(torch.uint8).numpy().tobytes()
