@@ -59,6 +59,7 @@ from .objects import (
     RemoteError,
     RngState,
     copy_back,
+    default_device,
     describe_error,
     differentiable,
     leaves,
@@ -480,7 +481,7 @@ class Endpoint:
         if torch is not None:
             st["grad"] = bool(torch.is_grad_enabled())
             st["dtype"] = str(torch.get_default_dtype()).replace("torch.", "")
-            st["device"] = torch.get_default_device().type
+            st["device"] = default_device(torch)
         rng = RngState.now()
         if rng != self._rng_sent:
             self._rng_sent = rng
@@ -503,7 +504,7 @@ class Endpoint:
         torch = torch_module()
         if torch is None:
             return None
-        return bool(torch.is_grad_enabled()), torch.get_default_dtype(), torch.get_default_device().type
+        return bool(torch.is_grad_enabled()), torch.get_default_dtype(), default_device(torch)
 
     @staticmethod
     def _restore_own_state(own: tuple) -> None:
@@ -512,7 +513,7 @@ class Endpoint:
         torch.set_grad_enabled(grad)
         if torch.get_default_dtype() != dtype:
             torch.set_default_dtype(dtype)
-        if torch.get_default_device().type != device:
+        if default_device(torch) != device:
             torch.set_default_device(None if device == "cpu" else device)
 
     def _apply_state(self, st, dec: "Decoder") -> None:
@@ -526,7 +527,7 @@ class Endpoint:
                 torch.set_grad_enabled(bool(st["grad"]))
             if st.get("dtype") in ("float32", "float64", "float16", "bfloat16"):
                 torch.set_default_dtype(getattr(torch, st["dtype"]))
-            if st.get("device") in ("cpu", "meta") and st["device"] != torch.get_default_device().type:
+            if st.get("device") in ("cpu", "meta") and st["device"] != default_device(torch):
                 torch.set_default_device(st["device"])
         if st.get("rng") is not None:
             RngState.restore(dec.dec(st["rng"]))

@@ -143,6 +143,18 @@ def requires_grad(t) -> bool:
     return torch is not None and isinstance(t, torch.Tensor) and t.requires_grad
 
 
+def default_device(torch) -> str:
+    """The type of PyTorch's default device (``torch.device("meta")`` or ``set_default_device``), read
+    without creating a tensor, so that a test's torch function modes see nothing of the link."""
+    from torch.overrides import _get_current_function_mode_stack
+    from torch.utils._device import DeviceContext
+
+    for mode in reversed(_get_current_function_mode_stack()):
+        if isinstance(mode, DeviceContext):
+            return torch.device(mode.device).type
+    return "cpu"
+
+
 _SEEDINGS = [0]
 
 
