@@ -3,8 +3,9 @@ they must travel as such, arrive on ``meta``, and be copied back without reading
 from __future__ import annotations
 
 import torch
-from autograder.grading.remote import _copy_back
-from autograder.grading.wire import tensor_from_wire, tensor_to_wire
+
+from autograder.grading.channel.framing import tensor_from_wire, tensor_to_wire
+from autograder.grading.channel.objects import copy_back, same_data
 
 
 def test_meta_tensors_travel_as_shape_and_dtype():
@@ -20,7 +21,14 @@ def test_meta_tensors_travel_as_shape_and_dtype():
 
 def test_copy_back_skips_the_values_of_meta_tensors():
     orig = torch.empty(3, device="meta")
-    _copy_back(orig, torch.empty(3, device="meta"))           # nothing to compare, nothing to copy
+    copy_back(orig, torch.empty(3, device="meta"))            # nothing to compare, nothing to copy
     back = torch.zeros(2)
-    _copy_back(back, torch.ones(2))
+    copy_back(back, torch.ones(2))
     assert torch.equal(back, torch.ones(2))
+
+
+def test_meta_tensors_are_compared_by_shape_and_dtype_only():
+    assert same_data(torch.empty(3, device="meta"), torch.empty(3, device="meta"))
+    assert not same_data(torch.empty(3, device="meta"), torch.empty(2, device="meta"))
+    assert not same_data(torch.empty(3, device="meta"), torch.zeros(3))
+    assert same_data(torch.ones(2), torch.ones(2)) and not same_data(torch.ones(2), torch.zeros(2))

@@ -35,11 +35,14 @@ SERVER = textwrap.dedent("""\
     exec(sys.argv[2], ns)
     ep = Endpoint(Channel(int(sys.argv[1])), guarded=False, namespace=ns)
     install_interrupt_handler()
+    import torch
     while True:
         try:
             ep.serve_one()
         except ChannelClosed:
             break
+        # what the kernel's own next cell would find, after the tester's request
+        ns["_between"].append((torch.is_grad_enabled(), str(torch.get_default_dtype())))
 """)
 
 STUDENT = textwrap.dedent("""\
@@ -93,6 +96,12 @@ STUDENT = textwrap.dedent("""\
         return helper(x)
     def helper(x):
         return x + 1
+    def halve_grads(params):
+        for p in params:
+            p.grad.mul_(0.5)
+    _between = []
+    def between():
+        return list(_between)
     def values():
         return {"i": 2 ** 70, "f": float("nan"), "inf": -float("inf"), "s": "é", "b": b"\\x00\\xff",
                 "t": (1, [2, {3}], frozenset({4})), "c": 1 + 2j, "sl": slice(1, None, 2), "r": range(3),
@@ -114,7 +123,8 @@ def link():
     ep = Endpoint(Channel(a.fileno()), guarded=True, namespace=ns)
     names = ["ident", "double", "square", "inplace", "add_one_", "poke", "poke_item", "draw", "draw_with", "liar",
              "always", "Lin",
-             "call_back", "climb", "uses_helper", "helper", "values"]
+             "call_back", "climb", "uses_helper", "helper", "values", "between",
+             "halve_grads"]
     ep.bind_names(names)
     yield ep, ns
     a.close()
@@ -169,6 +179,20 @@ def test_an_in_place_change_of_a_tests_input_is_seen_and_fails_the_test(link):
     assert ns["ident"](y) is y
 
 
+def test_gradients_changed_in_place_come_back_also_on_meta_tensors(link):
+    """Changing the .grad of a test's parameters (gradient clipping) is not a change of the inputs;
+    on "meta" tensors (a stand-in for another device, no values) nothing is compared by value."""
+    ep, ns = link
+    p = torch.ones(2, requires_grad=True)
+    p.grad = torch.full((2,), 4.0)
+    ns["halve_grads"]([p])
+    assert p.grad.tolist() == [2.0, 2.0] and p.tolist() == [1.0, 1.0]
+    m = torch.empty(3, device="meta", requires_grad=True)
+    m.grad = torch.empty(3, device="meta")
+    ns["halve_grads"]([m])
+    assert m.grad.device.type == "meta" and not ep.modified
+
+
 def test_objects_of_the_test_are_read_only_to_the_submission(link):
     ep, ns = link
 
@@ -205,6 +229,37 @@ def test_gradients_flow_through_the_submission(link):
         assert not ns["square"](x).requires_grad
 
 
+def test_the_tester_state_does_not_stay_in_the_kernel(link):
+    """A backward through the submission runs with grad mode off in the tester (autograd's engine turns
+    it off); that state travels with the request and must not stay in the kernel after it, or the
+    notebook's next cells run without gradients. The same holds for a test's default dtype."""
+    ep, ns = link
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    ns["square"](x).sum().backward()
+    with torch.no_grad():
+        ns["double"](torch.ones(1))
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        ns["double"](torch.ones(1))
+    finally:
+        torch.set_default_dtype(old)
+    seen = ns["between"]()
+    assert seen and all(s == (True, "torch.float32") for s in seen), seen
+
+
+def test_the_tests_default_device_holds_in_the_submission(link):
+    """A test that sets the default device (``with torch.device("meta")``) has the submission's code run
+    under it, its own CPU tensors still travel, and the kernel has its own default back afterwards."""
+    ep, ns = link
+    with torch.device("meta"):
+        out = ns["double"](torch.arange(3, device="cpu"))
+        made = ns["draw"](2)
+    assert out.device.type == "cpu" and out.tolist() == [0, 2, 4]
+    assert made.device.type == "meta"
+    assert ns["draw"](2).device.type == "cpu"
+
+
 def test_parameters_of_a_submission_module_are_live(link):
     ep, ns = link
     m = ns["Lin"](2, 1)
@@ -227,6 +282,11 @@ def test_random_state_follows_the_tester(link):
     torch.manual_seed(123)
     local = torch.rand(4)
     assert torch.equal(remote, local)
+    torch.manual_seed(11)
+    a = ns["draw"](3)
+    torch.manual_seed(11)                             # the same seed again: the same draws
+    b = ns["draw"](3)
+    assert torch.equal(a, b) and not torch.equal(a, ns["draw"](3)), "a call without a new seed draws afresh"
     g = torch.Generator().manual_seed(5)
     first = ns["draw_with"](g, 2)
     second = ns["draw_with"](g, 2)

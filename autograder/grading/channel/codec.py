@@ -505,7 +505,8 @@ class Decoder:
     def _generator(self, tree):
         torch = torch_module()
         gen = torch.Generator(device="cpu")
-        gen.set_state(torch.frombuffer(bytearray(self._buf(tree.get("b"))), dtype=torch.uint8).clone())
+        with torch.device("cpu"):
+            gen.set_state(torch.frombuffer(bytearray(self._buf(tree.get("b"))), dtype=torch.uint8).clone())
         if self.mode == "request" and isinstance(tree.get("s"), int):
             self.args[tree["s"]] = gen
             self.versions[tree["s"]] = bytes(gen.get_state().numpy())

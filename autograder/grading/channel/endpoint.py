@@ -59,6 +59,7 @@ from .objects import (
     RemoteError,
     RngState,
     copy_back,
+    default_device,
     describe_error,
     differentiable,
     leaves,
@@ -68,6 +69,7 @@ from .objects import (
     tensor_version,
     torch_module,
     unary,
+    watch_seeding,
 )
 from .proxies import TORCH_CLASSES, BridgeInfo, RemoteObject, is_inplace, setup_torch_classes
 
@@ -107,6 +109,8 @@ class Endpoint:
         self.modified: list[str] = []              # the test's inputs the submission changed in place
         self._called: dict[int, str] = {}          # id(proxy) -> the name the test knows it by
         self.requests = 0
+        if guarded:
+            watch_seeding()
 
     # ---------------------------------------------------------------- asking the other side
     def request(self, q: str, **fields):
@@ -209,7 +213,7 @@ class Endpoint:
         inputs = [t for _, t in sorted(enc.sent.items()) if differentiable(t)] + list(params)
         outs = [t for _, t in sorted(dec.grad_outputs.items())]
         info = BridgeInfo(self, rec, outs, len(inputs))
-        dummy = torch.zeros((), requires_grad=True)
+        dummy = torch.zeros((), requires_grad=True, device="cpu")
         linked = TORCH_CLASSES.bridge.apply(info, dummy, *inputs)
         if not isinstance(linked, tuple):
             linked = (linked,)
@@ -252,6 +256,17 @@ class Endpoint:
         return True
 
     def _serve(self, msg: dict, bufs: list) -> None:
+        # The tester's grad mode, default dtype and default device hold for this request only: the kernel gets its own
+        # back afterwards, so a backward through the submission (run with grad mode off by autograd)
+        # or a test's float64 does not stay in the kernel for the notebook's next cells.
+        own = None if self.guarded else self._own_state()
+        try:
+            self._serve_one(msg, bufs)
+        finally:
+            if own is not None:
+                self._restore_own_state(own)
+
+    def _serve_one(self, msg: dict, bufs: list) -> None:
         rid = msg.get("id")
         out: list = []
         dec = Decoder(self, bufs, "request")
@@ -466,6 +481,7 @@ class Endpoint:
         if torch is not None:
             st["grad"] = bool(torch.is_grad_enabled())
             st["dtype"] = str(torch.get_default_dtype()).replace("torch.", "")
+            st["device"] = default_device(torch)
         rng = RngState.now()
         if rng != self._rng_sent:
             self._rng_sent = rng
@@ -483,6 +499,23 @@ class Endpoint:
             st["names"] = names
         return st
 
+    @staticmethod
+    def _own_state() -> tuple | None:
+        torch = torch_module()
+        if torch is None:
+            return None
+        return bool(torch.is_grad_enabled()), torch.get_default_dtype(), default_device(torch)
+
+    @staticmethod
+    def _restore_own_state(own: tuple) -> None:
+        torch = torch_module()
+        grad, dtype, device = own
+        torch.set_grad_enabled(grad)
+        if torch.get_default_dtype() != dtype:
+            torch.set_default_dtype(dtype)
+        if default_device(torch) != device:
+            torch.set_default_device(None if device == "cpu" else device)
+
     def _apply_state(self, st, dec: "Decoder") -> None:
         if not st or self.guarded:
             return
@@ -494,6 +527,8 @@ class Endpoint:
                 torch.set_grad_enabled(bool(st["grad"]))
             if st.get("dtype") in ("float32", "float64", "float16", "bfloat16"):
                 torch.set_default_dtype(getattr(torch, st["dtype"]))
+            if st.get("device") in ("cpu", "meta") and st["device"] != default_device(torch):
+                torch.set_default_device(st["device"])
         if st.get("rng") is not None:
             RngState.restore(dec.dec(st["rng"]))
         for n, v in (st.get("names") or {}).items():

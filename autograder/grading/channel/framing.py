@@ -148,7 +148,7 @@ def tensor_to_wire(t) -> tuple[dict, bytes]:
     disabled, so a tensor subclass cannot choose what is read."""
     import torch
 
-    with torch._C.DisableTorchFunctionSubclass():
+    with torch._C.DisableTorchFunction():   # no subclass decides what is read, no test's mode sees it
         if t.device.type == "meta":      # shapes and dtypes without data: tests of devices send these
             dtype = str(t.dtype).replace("torch.", "")
             if dtype not in _TORCH_DTYPES:
@@ -164,7 +164,8 @@ def tensor_to_wire(t) -> tuple[dict, bytes]:
         if data.numel() == 0:
             raw = b""
         else:
-            flat = torch.empty(data.numel(), dtype=data.dtype)   # fresh, stride 1 whatever the input was
+            # fresh, stride 1 whatever the input was; on the CPU whatever the default device (a test may set "meta")
+            flat = torch.empty(data.numel(), dtype=data.dtype, device="cpu")
             flat.copy_(data.reshape(-1))
             raw = flat.view(torch.uint8).numpy().tobytes() if dtype != "bool" \
                 else flat.to(torch.uint8).numpy().tobytes()
@@ -188,15 +189,17 @@ def tensor_from_wire(desc: dict, raw: bytes):
     numel = 1
     for s in shape:
         numel *= s
-    if numel == 0:
-        return torch.empty(shape, dtype=dtype)
-    itemsize = 1 if dtype == torch.bool else torch.empty((), dtype=dtype).element_size()
-    if len(raw) != numel * itemsize:
+    itemsize = 1 if dtype == torch.bool else dtype.itemsize
+    if numel and len(raw) != numel * itemsize:
         raise ProtocolError("tensor byte count does not match its shape")
-    flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
-    if dtype == torch.bool:
-        return flat.to(torch.bool).reshape(shape)
-    return flat.view(dtype).reshape(shape).clone()
+    # on the CPU, and out of sight of a test's torch function modes (torch.device("meta"), a recorder)
+    with torch._C.DisableTorchFunction():
+        if numel == 0:
+            return torch.empty(shape, dtype=dtype, device="cpu")
+        flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
+        if dtype == torch.bool:
+            return flat.to(torch.bool).reshape(shape)
+        return flat.view(dtype).reshape(shape).clone()
 
 
 def array_to_wire(a) -> tuple[dict, bytes]:

@@ -143,6 +143,48 @@ def requires_grad(t) -> bool:
     return torch is not None and isinstance(t, torch.Tensor) and t.requires_grad
 
 
+def default_device(torch) -> str:
+    """The type of PyTorch's default device (``torch.device("meta")`` or ``set_default_device``), read
+    without creating a tensor, so that a test's torch function modes see nothing of the link."""
+    from torch.overrides import _get_current_function_mode_stack
+    from torch.utils._device import DeviceContext
+
+    for mode in reversed(_get_current_function_mode_stack()):
+        if isinstance(mode, DeviceContext):
+            return torch.device(mode.device).type
+    return "cpu"
+
+
+_SEEDINGS = [0]
+
+
+def watch_seeding() -> None:
+    """Count the seeding calls of this process (``torch.manual_seed``, ``random.seed``, ...), so that a test
+    that seeds twice with the same seed sends its state again, although it did not change (the student
+    kernel's generators moved in between). Wraps each function once."""
+    import functools
+
+    torch, np = torch_module(), numpy_module()
+    targets = [(random, "seed"), (random, "setstate")]
+    if torch is not None:
+        targets += [(torch, "manual_seed"), (torch, "seed"), (torch, "set_rng_state"),
+                    (torch.random, "manual_seed"), (torch.random, "seed"), (torch.random, "set_rng_state")]
+    if np is not None:
+        targets += [(np.random, "seed"), (np.random, "set_state")]
+    for mod, name in targets:
+        fn = getattr(mod, name, None)
+        if fn is None or getattr(fn, "_grader_counts_seeding", False):
+            continue
+
+        def counted(*args, _fn=fn, **kwargs):
+            _SEEDINGS[0] += 1
+            return _fn(*args, **kwargs)
+
+        functools.update_wrapper(counted, fn)
+        counted._grader_counts_seeding = True
+        setattr(mod, name, counted)
+
+
 class RngState:
     """The global random state of Python, NumPy and PyTorch (CPU), comparable cheaply."""
 
@@ -161,7 +203,7 @@ class RngState:
         p = random.getstate()
         py = [p[0], list(p[1]), p[2]]
         key = (bytes(t.numpy()) if t is not None else b"", n[0].tobytes() + repr(n[1:]).encode() if n else b"",
-               hash(p))
+               hash(p), _SEEDINGS[0])
         return cls([t, n, py], key)
 
     @staticmethod
@@ -193,7 +235,9 @@ def same_data(orig, new) -> bool:
     if torch is None or not isinstance(orig, torch.Tensor) or not isinstance(new, torch.Tensor):
         return True
     with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
-        return orig.shape == new.shape and orig.dtype == new.dtype and bool(torch.equal(orig, new))
+        if orig.shape != new.shape or orig.dtype != new.dtype or orig.device != new.device:
+            return False
+        return orig.device.type == "meta" or bool(torch.equal(orig, new))   # meta: no values to compare
 
 
 def copy_back(orig, new, grad=None, has_grad: bool = False) -> None:
