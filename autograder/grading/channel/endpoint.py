@@ -598,5 +598,3 @@ class Endpoint:
 
     def clear_records(self) -> None:
         self._records.clear()
-
-
