@@ -26,15 +26,12 @@ __all__ = ["Mutant", "MutantResult", "run_mutants", "load_mutants"]
 class Mutant:
     """``exercise``: the grade_id of the solution cell (e.g. ``"ex3_attention"``); ``why``: the
     mistake it models; ``edits``: ``{old_text: new_text}`` replacements in that cell (``old_text``
-    must occur there). ``sealed``: False for a mistake only the learner's own process can see (an in-place
-    change to a list argument, a ``view`` of a non-contiguous tensor): the in-kernel tests catch it, while the
-    sealed grader, whose tester receives copies across the link, cannot; ``grade-fidelity`` reports it apart
-    (docs/grading.md lists these limits)."""
+    must occur there). Every mutant must lose points both in the learner's kernel (``python -m autograder
+    mutants``) and under the sealed grader (``python -m autograder grade-fidelity``)."""
 
     exercise: str
     why: str
     edits: Mapping[str, str]
-    sealed: bool = True
 
     def apply(self, source: str) -> str:
         for old, new in self.edits.items():

@@ -143,27 +143,59 @@ class _CreatedTensors(torch.overrides.TorchFunctionMode):
         return out
 
 
-def check_follows_device(fn: Callable[[], object], name: str, hint: str = "", module=None) -> None:
-    """Run ``fn()`` (which calls the code under test on CPU inputs and CPU parameters) with PyTorch's default
-    device set to the data-less ``meta`` device, which exists on every machine, and fail if the code creates a
-    tensor anywhere but on its inputs' device: a ``torch.arange(T)`` or ``torch.ones(shape)`` without
-    ``device=`` lands on the default device whatever the input's device, which breaks on a GPU. 0-d tensors
-    (Python numbers) are not counted.
+def _tensors_in(value, depth: int = 0) -> list:
+    """The tensors in a value a call returned (nested tuples, lists and dicts), in order."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if depth > 4:
+        return []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors_in(v, depth + 1)]
+    return []
 
-    ``module``: the object under test, when there is one (kept for the tests' signatures). A grader that runs
-    the answer in another process sends the default device with each call, so a tensor made without
-    ``device=`` lands on ``meta`` there too and the call fails against the CPU inputs."""
+
+def check_follows_device(fn: Callable[[], object], name: str, hint: str = "", module=None) -> None:
+    """Run ``fn()`` (which calls the code under test on CPU inputs and CPU parameters, deterministically: a
+    module in eval mode) twice, once as it is and once with PyTorch's default device set to the data-less
+    ``meta`` device, which exists on every machine, and fail if the code creates a tensor anywhere but on its
+    inputs' device: a ``torch.arange(T)`` or ``torch.ones(shape)`` without ``device=`` lands on the default
+    device whatever the input's device, which breaks on a GPU. 0-d tensors (Python numbers) are not counted.
+
+    Both runs must return the same tensors on the same devices: where the code runs in another process (a
+    grader that sends the default device with each call), a tensor made on ``meta`` there shows as an error,
+    a tensor on the wrong device or other values (an embedding looked up with ``meta`` indices).
+
+    ``module``: the object under test, when there is one (kept for the tests' signatures)."""
+    def fail(what: str) -> AssertionError:
+        return AssertionError(f"{name}: {what}" + (f"\nHint: {hint}" if hint else ""))
+
+    with torch.random.fork_rng(devices=[]):
+        expected = [t.detach() for t in _tensors_in(fn())]
     mode = _CreatedTensors()
-    with torch.device("meta"), mode:
+    with torch.random.fork_rng(devices=[]), torch.device("meta"), mode:
         try:
-            fn()
+            got = fn()
         except Exception as exc:  # a device mismatch inside the code under test
-            raise AssertionError(f"{name} failed while the default device was meta and its inputs on the CPU: "
-                                 f"{type(exc).__name__}: {str(exc)[:200]}"
-                                 + (f"\nHint: {hint}" if hint else "")) from None
+            raise fail(f"failed while the default device was meta and its inputs on the CPU: "
+                       f"{type(exc).__name__}: {str(exc)[:200]}") from None
     wrong = sorted({f for f, d in mode.seen if d.type != "cpu"})
     if wrong:
-        raise AssertionError(f"{name}: with its inputs on the CPU and the default device set to meta, "
-                             f"{', '.join(wrong)} "
-                             "made tensors on the meta device; create every tensor on the input's device "
-                             "(device=x.device, or *_like functions)" + (f"\nHint: {hint}" if hint else ""))
+        raise fail(f"with its inputs on the CPU and the default device set to meta, {', '.join(wrong)} "
+                   "made tensors on the meta device; create every tensor on the input's device "
+                   "(device=x.device, or *_like functions)")
+    got = _tensors_in(got)
+    if len(got) != len(expected):
+        raise fail("returned other values with the default device set to meta than without")
+    for g, e in zip(got, expected):
+        if g.device != e.device:
+            raise fail(f"with its inputs on the CPU and the default device set to meta it returned a tensor on "
+                       f"{g.device}; create every tensor on the input's device (device=x.device, or *_like functions)")
+        g = g.detach()
+        same = g.shape == e.shape and g.dtype == e.dtype and (
+            torch.allclose(g, e, rtol=1e-5, atol=1e-6, equal_nan=True) if g.is_floating_point() else torch.equal(g, e))
+        if not same:
+            raise fail("returned other values with the default device set to meta than without: a tensor it "
+                       "made without device= landed on the meta device (create every tensor on the input's "
+                       "device: device=x.device, or *_like functions)")

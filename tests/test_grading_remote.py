@@ -62,6 +62,19 @@ STUDENT = textwrap.dedent("""\
         obj.calls = 99
     def poke_item(d):
         d["calls"] = 99
+    def merge_in_place(ids, pair, new):
+        i = 0
+        while i < len(ids) - 1:
+            if (ids[i], ids[i + 1]) == pair:
+                ids[i:i + 2] = [new]
+            i += 1
+        return ids
+    def read_only(ids, table):
+        return [table.get(i, i) if isinstance(i, int) else i for i in ids]
+    def flat_view(x):
+        return x.view(-1).sum()
+    def layout(x):
+        return [list(x.stride()), x.is_contiguous()]
     def draw(n):
         return torch.rand(n)
     def draw_with(gen, n):
@@ -122,6 +135,7 @@ def link():
     ns = {}
     ep = Endpoint(Channel(a.fileno()), guarded=True, namespace=ns)
     names = ["ident", "double", "square", "inplace", "add_one_", "poke", "poke_item", "draw", "draw_with", "liar",
+             "merge_in_place", "read_only", "flat_view", "layout",
              "always", "Lin",
              "call_back", "climb", "uses_helper", "helper", "values", "between",
              "halve_grads"]
@@ -179,6 +193,31 @@ def test_an_in_place_change_of_a_tests_input_is_seen_and_fails_the_test(link):
     assert ns["ident"](y) is y
 
 
+def test_a_list_or_dict_changed_in_place_is_seen_though_it_travels_as_a_copy(link):
+    ep, ns = link
+    ep.modified.clear()
+    ids = [1, 2, 3, 1, 2]
+    with pytest.raises(InputModified, match="list of length 5"):
+        ns["merge_in_place"](ids, (1, 2), 9)
+    assert ids == [1, 2, 3, 1, 2] and "merge_in_place" in ep.modified[-1]
+    ep.modified.clear()
+    assert ns["merge_in_place"]([4, 5], (1, 2), 9) == [4, 5] and not ep.modified   # no change, no complaint
+    table = {1: "a"}
+    assert ns["read_only"]([[1, 2], 1], table) == [[1, 2], "a"] and table == {1: "a"} and not ep.modified
+
+
+def test_a_tensor_keeps_its_layout_across_the_link(link):
+    ep, ns = link
+    x = torch.arange(24.0).reshape(2, 3, 4)
+    sliced, transposed, expanded = x[:, :-1], x.transpose(1, 2), torch.ones(1, 4).expand(3, 4)
+    for t in (x, sliced, transposed, expanded, x[..., ::2]):
+        assert ns["layout"](t) == [list(t.stride()), t.is_contiguous()]
+    assert ns["flat_view"](x) == x.sum()
+    with pytest.raises(RuntimeError, match="view"):  # as in the learner's kernel: view needs reshape here
+        ns["flat_view"](sliced)
+    assert ns["ident"](transposed).stride() == transposed.stride()
+
+
 def test_gradients_changed_in_place_come_back_also_on_meta_tensors(link):
     """Changing the .grad of a test's parameters (gradient clipping) is not a change of the inputs;
     on "meta" tensors (a stand-in for another device, no values) nothing is compared by value."""
@@ -211,7 +250,8 @@ def test_objects_of_the_test_are_read_only_to_the_submission(link):
         ns["poke"](rec)
     with pytest.raises(PermissionError):
         ns["poke_item"](table)
-    ns["poke_item"](plain)                            # plain data travels as a copy: the test's stays
+    with pytest.raises(InputModified):                # plain data travels as a copy: the test's stays,
+        ns["poke_item"](plain)                        # and the change is seen
     assert rec.calls == 0 and table.items == {"calls": 0} and plain == {"calls": 0}
     rec.__grader_writable__ = True                    # a test that wants the submission to write says so
     ns["poke"](rec)
@@ -345,3 +385,14 @@ def test_a_dead_kernel_is_an_error_not_a_pass():
     with pytest.raises(RemoteError):
         ep.bind_names(["anything"])
     a.close()
+
+
+def test_a_librarys_own_accumulator_is_not_a_tests_input(link):
+    """torch hands its memo set to a submodule's named_modules: a submission's module inside the test's module
+    fills the copy it gets, and that is no change to the test's inputs."""
+    ep, ns = link
+    ep.modified.clear()
+    outer = torch.nn.Module()
+    outer.inner = ns["Lin"](2, 3)
+    names = [n for n, _ in outer.named_modules()]
+    assert names[:2] == ["", "inner"] and not ep.modified

@@ -155,8 +155,7 @@ MUTANTS = [
     Mutant("ex4_transformer", "source mask moved to the CPU",
            {"src_mask = ref.make_src_mask(src, self.pad_id)": "src_mask = ref.make_src_mask(src, self.pad_id).cpu()"}),
     Mutant("ex5_label_smoothing", "view where the sliced (non-contiguous) logits need reshape",
-           {"logp = F.log_softmax(logits.reshape(-1, V), dim=-1)": "logp = F.log_softmax(logits.view(-1, V), dim=-1)"},
-           sealed=False),
+           {"logp = F.log_softmax(logits.reshape(-1, V), dim=-1)": "logp = F.log_softmax(logits.view(-1, V), dim=-1)"}),
     Mutant("ex6_noam", "the rate rounded through a float32 tensor",
            {"return d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)":
             "return float(torch.tensor(d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5), dtype=torch.float32))"}),

@@ -13,7 +13,7 @@ MUTANTS = [
            {"    out, i = [], 0\n    while i < len(ids):": "    out, i = ids, 0\n    while False:",
             "    return out\n    ### END SOLUTION": "    j = 0\n    while j < len(ids) - 1:\n"
             "        if ids[j] == pair[0] and ids[j + 1] == pair[1]:\n            ids[j:j + 2] = [new_id]\n"
-            "        j += 1\n    return ids\n    ### END SOLUTION"}, sealed=False),
+            "        j += 1\n    return ids\n    ### END SOLUTION"}),
     Mutant("ex1_pairs", "the last element dropped when it is not part of a pair",
            {"    while i < len(ids):\n        if i + 1 < len(ids)": "    while i < len(ids) - 1:\n        if i + 1 < len(ids)"}),
 

@@ -161,11 +161,9 @@ MUTANTS = [
             "h = self.bert(input_ids, token_type_ids, input_ids != 0 if attention_mask is None else attention_mask)"}),
     # issue classes: devices, eval-mode dropout, random parameters, the global generator, gradients
     Mutant("ex2_embeddings", "positions made on the CPU whatever the input's device (arange without device=)",
-           {"pos = torch.arange(T, device=input_ids.device)": "pos = torch.arange(T)"},
-           sealed=False),  # only the learner's process sees where the index tensor was made
+           {"pos = torch.arange(T, device=input_ids.device)": "pos = torch.arange(T)"}),
     Mutant("ex2_embeddings", "default segment ids made on the CPU with torch.zeros(B, T)",
-           {"token_type_ids = torch.zeros_like(input_ids)": "token_type_ids = torch.zeros(B, T, dtype=torch.long)"},
-           sealed=False),
+           {"token_type_ids = torch.zeros_like(input_ids)": "token_type_ids = torch.zeros(B, T, dtype=torch.long)"}),
     Mutant("ex3_layer", "functional attention dropout without training=self.training: it still drops in eval mode",
            {"att = self.attn_dropout(torch.softmax(scores, dim=-1))":
             "att = F.dropout(torch.softmax(scores, dim=-1), self.attn_dropout.p)"}),

@@ -18,6 +18,7 @@ from .objects import (
     importable,
     numpy_module,
     plain_config,
+    snapshot,
     tensor_version,
     torch_module,
 )
@@ -122,16 +123,16 @@ class Encoder:
             if tag in ("S", "F"):
                 self._in_set += 1
                 try:
-                    return {"t": tag, "v": [self.enc(v, depth + 1) for v in obj]}
+                    return self._mark({"t": tag, "v": [self.enc(v, depth + 1) for v in obj]}, obj, depth)
                 finally:
                     self._in_set -= 1
-            return {"t": tag, "v": [self.enc(v, depth + 1) for v in obj]}
+            return self._mark({"t": tag, "v": [self.enc(v, depth + 1) for v in obj]}, obj, depth)
         if t in (dict, collections.OrderedDict, collections.defaultdict):
             if len(obj) > MAX_ITEMS:
                 raise ValueError("container too large to send")
-            return {"t": "D", "o": int(t is collections.OrderedDict),
-                    "k": [self.enc(k, depth + 1) for k in obj.keys()],
-                    "v": [self.enc(v, depth + 1) for v in obj.values()]}
+            return self._mark({"t": "D", "o": int(t is collections.OrderedDict),
+                               "k": [self.enc(k, depth + 1) for k in obj.keys()],
+                               "v": [self.enc(v, depth + 1) for v in obj.values()]}, obj, depth)
         if isinstance(obj, tuple) and (hasattr(t, "_fields") or t.__module__ == "torch.return_types"):
             if hasattr(t, "_fields"):
                 fields = [str(f) for f in t._fields]
@@ -141,7 +142,7 @@ class Encoder:
             return {"t": "N", "n": str(t.__name__)[:60], "f": fields[:64], "c": list(importable(t) or []),
                     "v": [self.enc(v, depth + 1) for v in tuple.__iter__(obj)]}
         if t is bytes or t is bytearray:
-            return {"t": "B", "b": self._buf(bytes(obj)), "ba": t is bytearray}
+            return self._mark({"t": "B", "b": self._buf(bytes(obj)), "ba": t is bytearray}, obj, depth)
         if t is complex:
             return {"t": "c", "v": [repr(obj.real), repr(obj.imag)]}
         if t is slice:
@@ -161,11 +162,14 @@ class Encoder:
         if not ep.guarded and id(obj) in ep._mig_obj_k and ep._mig_obj.get(ep._mig_obj_k[id(obj)]) is obj:
             return {"t": "migo", "k": self.ep._mig_obj_k[id(obj)]}
         if self.ep.guarded and plain_config(obj):
+            self._migrating = getattr(self, "_migrating", 0) + 1
             try:
                 return {"t": "obj", "c": list(importable(type(obj))),
                         "state": self.enc(dict(vars(obj)), depth + 1)}
             except Exception:
                 pass
+            finally:
+                self._migrating -= 1
         if self.ep.guarded:
             # the tester names library functions and modules; the student kernel imports its own
             if isinstance(obj, types.ModuleType):
@@ -186,6 +190,16 @@ class Encoder:
     def _buf(self, raw: bytes) -> int:
         self.bufs.append(raw)
         return len(self.bufs) - 1
+
+    def _mark(self, desc: dict, obj, depth: int) -> dict:
+        """A mutable container (list, dict, set, bytearray) an argument holds: numbered like the request's
+        tensors, so that the receiver can say when the call changed it in place. The request's own list of
+        arguments (depth 0) and the state of objects handed over by state are not numbered."""
+        if self.mode == "request" and depth > 0 and not getattr(self, "_migrating", 0) \
+                and type(obj) in (list, dict, set, bytearray, collections.OrderedDict, collections.defaultdict):
+            desc["s"] = len(self.sent)
+            self.sent[desc["s"]] = obj
+        return desc
 
     def _migrate(self, obj, depth: int) -> dict:
         ep = self.ep
@@ -324,7 +338,7 @@ class Decoder:
         self.bufs = bufs
         self.mode = mode
         self.sent = sent or {}
-        self.args: dict[int, Any] = {}        # request mode: s -> decoded tensor or generator
+        self.args: dict[int, Any] = {}        # request mode: s -> decoded tensor, generator or container
         self.versions: dict[int, Any] = {}
         self.ids: dict[int, int] = {}          # id(decoded tensor) -> s
         self.grad_outputs: dict[int, Any] = {}
@@ -345,7 +359,7 @@ class Decoder:
         tag = tree.get("t")
         v = tree.get("v")
         if tag == "L":
-            return [self.dec(x, depth + 1) for x in as_list(v)]
+            return self._arg(tree, [self.dec(x, depth + 1) for x in as_list(v)])
         if tag == "it":
             return iter([self.dec(x, depth + 1) for x in as_list(v)])
         if tag in ("migo", "migt"):
@@ -361,7 +375,7 @@ class Decoder:
         if tag == "U":
             return tuple(self.dec(x, depth + 1) for x in as_list(v))
         if tag == "S":
-            return set(self.dec(x, depth + 1) for x in as_list(v))
+            return self._arg(tree, set(self.dec(x, depth + 1) for x in as_list(v)))
         if tag == "F":
             return frozenset(self.dec(x, depth + 1) for x in as_list(v))
         if tag == "D":
@@ -370,9 +384,10 @@ class Decoder:
             if len(keys) != len(vals):
                 raise ProtocolError("bad dict")
             try:
-                return (collections.OrderedDict if tree.get("o") else dict)(zip(keys, vals))
+                d = (collections.OrderedDict if tree.get("o") else dict)(zip(keys, vals))
             except TypeError:
                 raise ProtocolError("unhashable dict key") from None
+            return self._arg(tree, d)
         if tag == "T":
             return self._tensor(tree)
         if tag == "arg":
@@ -393,7 +408,7 @@ class Decoder:
             return array_from_wire(tree, self._buf(tree.get("b")))[()]
         if tag == "B":
             raw = self._buf(tree.get("b"))
-            return bytearray(raw) if tree.get("ba") else bytes(raw)
+            return self._arg(tree, bytearray(raw)) if tree.get("ba") else bytes(raw)
         if tag == "sl":
             a, b, c = (self.dec(x, depth + 1) for x in as_list(v))
             return slice(a, b, c)
@@ -433,6 +448,14 @@ class Decoder:
                 return obj
             return self.ep.proxy(eid, tree)
         raise ProtocolError(f"unknown tag {tag!r}")
+
+    def _arg(self, tree: dict, obj):
+        """In a request: remember a numbered container and what it held, to tell a change in place."""
+        s = tree.get("s")
+        if self.mode == "request" and isinstance(s, int):
+            self.args[s] = obj
+            self.versions[s] = snapshot(obj)
+        return obj
 
     def _by_state(self, tree, depth):
         ep = self.ep

@@ -58,6 +58,8 @@ from .objects import (
     InputModified,
     RemoteError,
     RngState,
+    called_by_library,
+    changes_in_place,
     copy_back,
     default_device,
     describe_error,
@@ -181,17 +183,23 @@ class Endpoint:
         for idx, tree in as_list(reply.get("cb", [])):
             if not isinstance(idx, int) or idx not in enc.sent:
                 raise ProtocolError("bad copy-back index")
-            if isinstance(tree, dict) and tree.get("t") == "cb":
+            if isinstance(tree, dict) and tree.get("t") == "cbl":
+                # a container the test handed over changed on the other side: said, not copied back (a
+                # library's accumulator, such as the memo of nn.Module.named_modules, is not the test's input)
+                orig = enc.sent[idx]
+                if self.guarded and isinstance(orig, (list, dict, set, bytearray)) and not called_by_library():
+                    changed.append(f"a {type(orig).__name__} of length {len(orig)}")
+            elif isinstance(tree, dict) and tree.get("t") == "cb":
                 orig, new = enc.sent[idx], dec.dec(tree.get("d"))
                 if self.guarded and not same_data(orig, new):
-                    changed.append(tuple(getattr(orig, "shape", ())))
+                    changed.append(f"a tensor of shape {list(getattr(orig, 'shape', ()))}")
                 copy_back(orig, new, grad=dec.dec(tree["g"]) if tree.get("g") is not None else None, has_grad=True)
             else:
                 copy_back(enc.sent[idx], dec.dec(tree))
         name = self._called.get(id(target)) if target is not None else None
         if changed and not (name or "").endswith("_"):
-            # the test sees its inputs as the submission left them, and the change fails the test
-            what = f"{len(changed)} input tensor(s) of shape {', '.join(str(list(s)) for s in changed[:3])}"
+            # the test sees its input tensors as the submission left them, and the change fails the test
+            what = f"{len(changed)} input(s) ({', '.join(changed[:3])})"
             self.modified.append(f"{name or 'the submission'} changed {what} in place")
             raise InputModified(f"the submission changed {what} that the test handed to it, in place; a test's "
                                 "inputs are read-only unless the function's name ends in '_'")
@@ -292,20 +300,7 @@ class Endpoint:
             enc = Encoder(self, out, "result", args=dec)
             reply = {"r": rid, "err": describe_error(e, with_tb=not self.guarded)}
         try:
-            cb = []
-            torch = torch_module()
-            for s, t in sorted(dec.args.items()):
-                if torch is not None and isinstance(t, torch.Tensor):
-                    if tensor_version(t) != dec.versions[s]:
-                        item = {"t": "cb", "d": enc.enc(t.detach(), plain=True)}
-                        if t.grad is not None:
-                            item["g"] = enc.enc(t.grad.detach(), plain=True)
-                        else:
-                            item["g"] = None
-                        cb.append([s, item])
-                elif torch is not None and isinstance(t, torch.Generator):
-                    if bytes(t.get_state().numpy()) != dec.versions[s]:
-                        cb.append([s, enc.enc(t, plain=True)])
+            cb = changes_in_place(dec.args, dec.versions, enc)
             if cb:
                 reply["cb"] = cb
         except Exception:

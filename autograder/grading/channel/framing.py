@@ -161,6 +161,7 @@ def tensor_to_wire(t) -> tuple[dict, bytes]:
         if dtype not in _TORCH_DTYPES:
             raise TypeError(f"tensors of dtype {data.dtype} cannot be sent")
         shape = list(data.shape)
+        layout = _layout_of(t) if t.device.type != "meta" else None
         if data.numel() == 0:
             raw = b""
         else:
@@ -169,7 +170,54 @@ def tensor_to_wire(t) -> tuple[dict, bytes]:
             flat.copy_(data.reshape(-1))
             raw = flat.view(torch.uint8).numpy().tobytes() if dtype != "bool" \
                 else flat.to(torch.uint8).numpy().tobytes()
-    return {"dtype": dtype, "shape": shape}, raw
+    desc = {"dtype": dtype, "shape": shape}
+    if layout is not None:
+        desc["st"], desc["ex"] = layout
+    return desc, raw
+
+
+def _layout_of(t) -> tuple[list[int], list[int]] | None:
+    """How a non-contiguous tensor lies in memory, so that the receiver gets the same layout: a ``view`` that
+    fails on a transposed or sliced tensor in the learner's notebook fails on the copy too. (strides,
+    expanded dims) for a tensor whose elements do not overlap except along dims of stride 0; None for a
+    contiguous tensor or one that overlaps otherwise (it travels contiguous)."""
+    if t.is_contiguous() or t.numel() == 0:
+        return None
+    shape, stride = list(t.shape), list(t.stride())
+    expanded = [d for d, (n, st) in enumerate(zip(shape, stride)) if st == 0 and n > 1]
+    return None if _overlaps(shape, stride) else (stride, expanded)
+
+
+def _overlaps(shape: list[int], stride: list[int]) -> bool:
+    """Whether two elements share memory, dims of stride 0 (expanded) aside."""
+    reach = 1
+    for st, n in sorted((st, n) for n, st in zip(shape, stride) if n > 1 and st != 0):
+        if st < reach:
+            return True
+        reach = st * n
+    return False
+
+
+def _with_layout(flat, shape: list[int], desc: dict):
+    """``flat`` (contiguous, ``shape``) copied into the strides ``desc`` names, within bounds: storage at most
+    eight times the elements (a slice of a larger tensor), else contiguous."""
+    import torch
+
+    stride, expanded = desc.get("st"), desc.get("ex") or []
+    if not (isinstance(stride, list) and len(stride) == len(shape) and isinstance(expanded, list)
+            and all(type(x) is int and x >= 0 for x in stride)
+            and all(type(d) is int and 0 <= d < len(shape) and stride[d] == 0 for d in expanded)):
+        raise ProtocolError("bad tensor layout")
+    base_shape = [1 if d in expanded else n for d, n in enumerate(shape)]
+    numel = 1
+    for n in base_shape:
+        numel *= n
+    span = 1 + sum((n - 1) * st for n, st in zip(base_shape, stride))
+    if span > 8 * numel + 64 or _overlaps(base_shape, stride):
+        return flat
+    out = torch.empty_strided(base_shape, stride, dtype=flat.dtype, device="cpu")
+    out.copy_(flat[tuple(slice(0, 1) if d in expanded else slice(None) for d in range(len(shape)))])
+    return out.expand(shape) if expanded else out
 
 
 def tensor_from_wire(desc: dict, raw: bytes):
@@ -198,8 +246,10 @@ def tensor_from_wire(desc: dict, raw: bytes):
             return torch.empty(shape, dtype=dtype, device="cpu")
         flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
         if dtype == torch.bool:
-            return flat.to(torch.bool).reshape(shape)
-        return flat.view(dtype).reshape(shape).clone()
+            flat = flat.to(torch.bool).reshape(shape)
+        else:
+            flat = flat.view(dtype).reshape(shape).clone()
+        return _with_layout(flat, shape, desc) if "st" in desc else flat
 
 
 def array_to_wire(a) -> tuple[dict, bytes]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 import builtins
 import collections
 import operator
+import os
 import random
 import sys
+import sysconfig
 import types
 
 from .framing import ProtocolError
@@ -398,3 +400,57 @@ def unary(target, name: str, args: list, check_writable):
     if name == "array":
         return numpy_module().asarray(target)
     raise ProtocolError(f"unknown operation {name!r}")
+
+
+def snapshot(obj, depth: int = 0):
+    """What a container holds, comparable with ``==`` after a call: values of plain items, the identity of
+    anything else (a tensor changed in place is told by its version counter instead)."""
+    if depth > MAX_DEPTH:
+        return ("deep",)
+    t = type(obj)
+    if obj is None or t in (bool, int, str, bytes):
+        return (t.__name__, obj)
+    if t is float:
+        return ("float", repr(obj))
+    if t in (list, tuple):
+        return (t.__name__, tuple(snapshot(x, depth + 1) for x in obj))
+    if t in (set, frozenset):
+        return (t.__name__, frozenset(snapshot(x, depth + 1) for x in obj))
+    if t in (dict, collections.OrderedDict, collections.defaultdict):
+        return ("dict", tuple((snapshot(k, depth + 1), snapshot(v, depth + 1)) for k, v in obj.items()))
+    if t is bytearray:
+        return ("bytearray", bytes(obj))
+    return ("id", id(obj))
+
+def changes_in_place(args: dict, versions: dict, enc) -> list:
+    """What a served call changed in place among the request's arguments (``args``: number -> tensor, generator
+    or container; ``versions``: what each was before), as copy-back items for the reply: a tensor's new data and
+    .grad, a generator's new state, a container's length (containers are said to have changed, not copied)."""
+    cb = []
+    torch = torch_module()
+    for s, t in sorted(args.items()):
+        if torch is not None and isinstance(t, torch.Tensor):
+            if tensor_version(t) != versions[s]:
+                item = {"t": "cb", "d": enc.enc(t.detach(), plain=True)}
+                item["g"] = enc.enc(t.grad.detach(), plain=True) if t.grad is not None else None
+                cb.append([s, item])
+        elif torch is not None and isinstance(t, torch.Generator):
+            if bytes(t.get_state().numpy()) != versions[s]:
+                cb.append([s, enc.enc(t, plain=True)])
+        elif snapshot(t) != versions[s]:          # a list, dict, set or bytearray changed in place
+            cb.append([s, {"t": "cbl", "n": len(t)}])
+    return cb
+
+
+_LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] + os.sep for k in ("stdlib", "purelib", "platlib")})
+
+
+def called_by_library() -> bool:
+    """Whether the code that made the current request, past this package's own frames, is a library's
+    (the standard library or an installed package, e.g. torch passing its own accumulator along) rather than
+    a test's."""
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(here):
+        f = f.f_back
+    return f is not None and f.f_code.co_filename.startswith(_LIBRARY_DIRS)

@@ -65,9 +65,6 @@ def fidelity(name: str, limits: Limits, isolation: str = "auto", log=print) -> d
             exs = exercises(src)
             by_id = {nbmeta(src.cells[e.solution_index])["grade_id"]: e for e in exs.values()}
             for m in load_mutants(name):
-                if not m.sealed:           # visible only in the learner's process (see Mutant.sealed)
-                    report.setdefault("kernel_only", []).append(f"{m.exercise}: {m.why}")
-                    continue
                 ex = by_id.get(m.exercise)
                 res = {"exercise": m.exercise, "why": m.why, "lost": 0.0, "failed": []}
                 report["mutants"].append(res)
@@ -111,8 +108,6 @@ def fidelity(name: str, limits: Limits, isolation: str = "auto", log=print) -> d
         log(f"  [{mark}] {r['exercise']}: {r['why']} (-{r['lost']:g} pts)" + error)
     for g in report.get("solution_failing", []):
         log(f"  SOLUTION FAILS {g} sealed")
-    for k in report.get("kernel_only", []):
-        log(f"  [in-kernel only] {k}")
     return report
 
 
