@@ -230,3 +230,33 @@ def test_a_forked_kernel_starts_warm():
     finally:
         kernel.close()
         zygote.close()
+
+
+def test_the_tester_runs_as_a_user_of_its_own_under_its_memory_limit(tmp_path):
+    """The tester handles what submissions return: run as root, the grader starts it as another user, also
+    when the Python installation lies under a folder closed to other users (bubblewrap opens the way to it
+    for the tester alone), and with a data-segment limit of its own."""
+    from adversarial.support import ASSIGNMENT, make_course
+
+    from autograder.grading.batch.gradebook import assignment_spec
+    from autograder.grading.host.tester import Zygote, tester_identity
+
+    if os.geteuid() != 0:
+        pytest.skip("the grader is not root: the tester runs as the grader's own unprivileged user")
+    ident, wrap = tester_identity()
+    if ident is None:
+        pytest.skip("no user of its own can be made for the tester here (no bubblewrap, or a closed Python)")
+    cfg = make_course(tmp_path / "course")
+    spec = assignment_spec(cfg, ASSIGNMENT)
+    probe = ("import os, resource\n"
+             "data = resource.getrlimit(resource.RLIMIT_DATA)[0]\n"
+             "open('who.txt', 'w').write(f'{os.geteuid()} {os.getegid()} {data}')\n"
+             "import torch\n")
+    zygote = Zygote(spec.notebooks[0], spec, LIMITS, [{"index": 0, "src": probe, "solution": False}])
+    try:
+        uid, gid, data = (int(x) for x in (zygote.tmp / "work" / "who.txt").read_text().split())
+        assert (uid, gid) == ident and uid != 0, (uid, gid, ident)
+        assert data == zygote.memory_bytes
+        assert not zygote.setup_errors, zygote.setup_errors
+    finally:
+        zygote.close()

@@ -188,6 +188,50 @@ def reachable_by_others(paths: list[str]) -> str | None:
 
 
 
+def tester_wrapper(need: list[str]) -> list[str] | None:
+    """The start of a bubblewrap command for the tester when the grader is root and the folders it ``need``s
+    lie under a folder closed to other users: the whole filesystem read-only, each closed folder above
+    them replaced by an empty one that anyone may enter, with only ``need`` bound inside it; no network,
+    and of root's capabilities only those to change user, which the tester gives up first thing. None
+    without a working bubblewrap, or when a needed folder is itself closed."""
+    bwrap = shutil.which("bwrap")
+    if not bwrap or not sys.platform.startswith("linux"):
+        return None
+    closed: dict[str, list[str]] = {}
+    for p in need:
+        top = reachable_by_others([p])
+        if top is None:
+            continue
+        if Path(top) == Path(p).resolve():
+            return None
+        closed.setdefault(top, []).append(str(Path(p).resolve()))
+    cmd = [bwrap, "--unshare-ipc", "--unshare-net", "--unshare-uts", "--die-with-parent",
+           "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+           "--ro-bind", "/", "/", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    for top, paths in sorted(closed.items()):
+        cmd += ["--perms", "0755", "--tmpfs", top]
+        made: set[Path] = set()
+        paths = [p for p in set(paths) if not any(Path(p).is_relative_to(q) and p != q for q in paths)]
+        for p in sorted(paths, key=len):
+            for d in reversed(Path(p).parents):          # bubblewrap would make these 0700
+                if d not in made and len(d.parts) > len(Path(top).parts):
+                    made.add(d)
+                    cmd += ["--perms", "0755", "--dir", str(d)]
+            cmd += ["--ro-bind", p, p]
+    if _TESTER_WRAP_OK.get(tuple(cmd)) is None:
+        try:
+            probe = ("import os; os.setgroups([]); os.setresgid(65534, 65534, 65534); "
+                     "os.setresuid(65534, 65534, 65534); import json, encodings.idna")
+            r = subprocess.run(cmd + ["--", sys.executable, "-I", "-c", probe], capture_output=True, timeout=30)
+            _TESTER_WRAP_OK[tuple(cmd)] = r.returncode == 0
+        except Exception:
+            _TESTER_WRAP_OK[tuple(cmd)] = False
+    return cmd if _TESTER_WRAP_OK[tuple(cmd)] else None
+
+
+_TESTER_WRAP_OK: dict[tuple, bool] = {}
+
+
 def hand_over(path: Path, ident: tuple[int, int] | None) -> None:
     """Give the kernel's user the folder ``path`` and what is in it (the grader keeps its own files)."""
     if ident is None:

@@ -23,25 +23,30 @@ from .procs import KernelStartError, copy_tree_files, mpl_font_cache, stop_zygot
 from .withheld import release_copies_of
 
 
-def tester_identity() -> tuple[int, int] | None:
-    """The (uid, gid) the tester runs as when the grader is root: one of its own, beside the kernels'
-    range (None: not root, or the Python installation is closed to other users)."""
+def tester_identity() -> tuple[tuple[int, int] | None, list[str] | None]:
+    """The (uid, gid) the tester runs as when the grader is root (one of its own, beside the kernels'
+    range), and, when the Python installation lies under a folder closed to other users (a ``0700``
+    ``/root``), the bubblewrap command that opens the way to it for that user only; (None, None) when the
+    grader is not root, or no way can be opened."""
     ident = sandbox.kernel_identity()
     if ident is None or ident[0] == 65534:
-        return None
+        return None, None
+    uid = ident[0] + 4_000_000
+    if not sandbox.identity_mapped(uid):
+        return None, None
     import autograder
 
     need = [os.path.dirname(os.path.realpath(sys.executable)), sys.prefix, sys.base_prefix,
             os.path.dirname(os.path.dirname(os.path.abspath(autograder.__file__)))]
-    if sandbox.reachable_by_others(need) is not None:
-        return None
-    uid = ident[0] + 4_000_000
-    return (uid, uid) if sandbox.identity_mapped(uid) else None
+    if sandbox.reachable_by_others(need) is None:
+        return (uid, uid), None
+    wrap = sandbox.tester_wrapper(need)
+    return ((uid, uid), wrap) if wrap is not None else (None, None)
 
 
-def _confine_tester(memory_bytes: int, ident: tuple[int, int] | None, group):
+def _confine_tester(memory_bytes: int, ident: tuple[int, int] | None, group, wrapped: bool):
     """What the tester's process does before it starts: join its control group, cap its data segment,
-    give up root."""
+    give up root (under bubblewrap, the tester gives it up itself once the way to Python is open)."""
     def run() -> None:
         import resource
 
@@ -51,7 +56,7 @@ def _confine_tester(memory_bytes: int, ident: tuple[int, int] | None, group):
             resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
         except (ValueError, OSError):
             pass
-        if ident is not None:
+        if ident is not None and os.geteuid() == 0 and not wrapped:
             os.setgroups([])
             os.setresgid(ident[1], ident[1], ident[1])
             os.setresuid(ident[0], ident[0], ident[0])
@@ -89,13 +94,17 @@ class Zygote:
                                       cpus=max(1, limits.threads))
         except OSError:
             self.group = None
-        self.ident = tester_identity()
+        self.ident, wrap = tester_identity()
         sandbox.hand_over(self.tmp, self.ident)
-        self.proc = subprocess.Popen([sys.executable, "-I", "-m", "autograder.grading.host.tester_main", "tester",
-                                      str(child.fileno())], pass_fds=(child.fileno(),), env=env, cwd=str(work),
+        argv = [sys.executable, "-I", "-m", "autograder.grading.host.tester_main", "tester", str(child.fileno())]
+        if wrap is not None and self.ident is not None:
+            argv = wrap + ["--bind", str(self.tmp), str(self.tmp), "--chdir", "/", "--"] + argv + [
+                str(self.ident[0]), str(self.ident[1])]
+        self.proc = subprocess.Popen(argv, pass_fds=(child.fileno(),), env=env, cwd=str(work),
                                      stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True,
-                                     preexec_fn=_confine_tester(self.memory_bytes, self.ident, self.group))
+                                     preexec_fn=_confine_tester(self.memory_bytes, self.ident, self.group,
+                                                                wrap is not None))
         child.close()
         self.sock = parent
         self.ch = Channel(parent.fileno())

@@ -220,6 +220,12 @@ def _tester_session(shell, ctl_fd: int, rpc_fd: int, names: list[str], limits, s
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "tester":
+        if len(argv) == 4 and os.geteuid() == 0:       # started as root under bubblewrap: become the tester's user
+            os.setgroups([])
+            os.setresgid(int(argv[3]), int(argv[3]), int(argv[3]))
+            os.setresuid(int(argv[2]), int(argv[2]), int(argv[2]))
+            if os.geteuid() == 0 or os.getegid() == 0:
+                raise OSError("the tester could not give up root")
         return tester_main(int(argv[1]))
     print(__doc__)
     return 2
