@@ -17,7 +17,7 @@ from nbgrader.apps import NbGraderAPI
 from autograder.course import SOLUTIONS, exercises, read, source_path
 from autograder.grading.batch.collect import catalogue_from_gradebook
 from autograder.grading.batch.gradebook import load_config
-from autograder.release import release, record
+from autograder.release import record, release
 
 pytestmark = pytest.mark.xdist_group("release")
 
@@ -40,7 +40,8 @@ def _score(gb, assignment: str, student: str, score: float) -> None:
     gb.db.commit()
 
 
-def test_formgrader_totals_count_only_the_assignments_handed_out(tmp_path):
+def handed_out_class(tmp_path):
+    """The course folder of the module docstring, graded; returns (root, gradebook URL, points handed out)."""
     root = tmp_path / "course"
     for name in (DUE, SUBMITTED, NEVER):
         shutil.copytree(SOLUTIONS / name, root / "solutions" / name)
@@ -63,18 +64,23 @@ def test_formgrader_totals_count_only_the_assignments_handed_out(tmp_path):
             _score(gb, DUE, student, score)
             if student != "carol":
                 _score(gb, SUBMITTED, student, 40.0)
+    return root, db, _points(DUE) + _points(SUBMITTED)
+
+
+def test_formgrader_totals_count_only_the_assignments_handed_out(tmp_path):
+    root, db, most = handed_out_class(tmp_path)
+    with Gradebook(db, "dlnlp") as gb:
         totals = {s["id"]: (s["score"], s["max_score"]) for s in gb.student_dicts()}
         assert sorted(a.name for a in gb.assignments) == [DUE, SUBMITTED]
-    most = _points(DUE) + _points(SUBMITTED)
     assert totals == {"alice": (140.0, most), "bob": (105.0, most), "carol": (0.0, most)}, (
         f"formgrader's totals must be out of the {most:g} points handed out, not every notebook's")
 
-    api = NbGraderAPI(config=cfg)                  # what formgrader's views are served from
+    api = NbGraderAPI(config=load_config(root, db))        # what formgrader's views are served from
     assert {s["id"]: s["max_score"] for s in api.get_students()} == {s: most for s in SCORES}
     assert api.get_student("bob")["max_score"] == most
 
     # released again (a solution changed): the assignments handed out keep their rows, nothing else
-    release([DUE, SUBMITTED, NEVER], into, db, **quiet)
+    release([DUE, SUBMITTED, NEVER], root / "notebooks", db, work=root / "work", log=lambda *a: None)
     with Gradebook(db, "dlnlp") as gb:
         assert sorted(a.name for a in gb.assignments) == [DUE, SUBMITTED]
         assert gb.find_student("bob").max_score == most
