@@ -480,3 +480,28 @@ def test_formgraders_generate_feedback_and_math_are_safe_offline(browser, tmp_pa
     html_page = (out / "fx_ops.html").read_text()
     assert "BEGIN HIDDEN TESTS" not in html_page and "<script" not in html_page.lower()
     assert "100 / 100" in html_page and "Hidden tests passed." in html_page
+
+
+def test_formgraders_student_totals_count_only_the_assignments_handed_out(browser, tmp_path):
+    """Formgrader's *Manage Students*, logged in, on a class with two of three released assignments handed
+    out (``tests/test_grading_handed_out.py``): each total is out of those two assignments' points."""
+    from test_grading_handed_out import handed_out_class
+
+    root, db, most = handed_out_class(tmp_path)
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"load_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        f"c.CourseDirectory.db_url = {db!r}\n"
+        f"c.Exchange.root = {str(root / '.nbgrader' / 'exchange')!r}\n")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _jupyterlab(root, tmp_path) as (base, token):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/lab?token={token}", timeout=90_000)
+        page.wait_for_selector(".jp-LabShell", timeout=90_000)
+        page.goto(f"{base}/formgrader/manage_students?token={token}", timeout=90_000)
+        page.wait_for_selector("td.score:has-text('/')", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "formgrader-students.png"))
+        shown = sorted(page.locator("td.score").all_inner_texts())
+        page.close()
+    assert shown == sorted(f"{s:g} / {most:g}" for s in (140, 105, 0)), shown

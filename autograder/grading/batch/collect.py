@@ -63,6 +63,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import nbformat
+
 from .archives import MAX_FILE, MAX_NOTEBOOK, MAX_UNZIPPED, Quarantined, Refused, extract, kept_name, safe_id
 
 __all__ = ["Submission", "scan", "collect", "safe_id"]
@@ -314,6 +316,8 @@ def identify(path: Path, catalogue: dict[str, dict[str, set[str]]],
 
 
 def catalogue_from_gradebook(cfg) -> dict[str, dict[str, set[str]]]:
+    """Each assignment's notebooks and their cell ids: from the gradebook, and for an assignment it does
+    not hold yet (none is recorded before it is handed out), from the released notebooks."""
     from nbgrader.api import Gradebook
 
     from .gradebook import course_dir
@@ -323,7 +327,21 @@ def catalogue_from_gradebook(cfg) -> dict[str, dict[str, set[str]]]:
     with Gradebook(cd.db_url, cd.course_id) as gb:
         for a in gb.assignments:
             out[a.name] = {nb.name: {c.name for c in nb.source_cells} for nb in a.notebooks}
+    release = Path(cd.root) / cd.release_directory
+    for folder in sorted(release.iterdir()) if release.is_dir() else []:
+        if folder.is_dir() and not folder.name.startswith(".") and not out.get(folder.name):
+            nbs = {p.stem: _cell_ids(p) for p in sorted(folder.glob("*.ipynb"))}
+            if nbs:
+                out[folder.name] = nbs
     return out
+
+
+def _cell_ids(path: Path) -> set[str]:
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:
+        return set()
+    return {gid for c in nb.cells if (gid := (c.metadata.get("nbgrader") or {}).get("grade_id"))}
 
 
 def _students(cfg) -> tuple[dict[str, object], bool]:

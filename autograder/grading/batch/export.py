@@ -196,9 +196,12 @@ def handed_out(cfg, names: list[str] | None = None) -> tuple[list[str], list[str
     due date in the gradebook or with at least one submission (a release alone hands nothing out)."""
     from nbgrader.api import Gradebook
 
+    from ...release import handed_out as handed_out_in
+
     cd = course_dir(cfg)
     with Gradebook(cd.db_url, cd.course_id) as gb:
-        every = {a.name: (a.duedate is not None or len(a.submissions) > 0) for a in gb.assignments}
+        out = handed_out_in(gb)
+        every = {a.name: a.name in out for a in gb.assignments}
     if names:
         unknown = sorted(set(names) - set(every))
         if unknown:

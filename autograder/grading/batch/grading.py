@@ -71,12 +71,18 @@ def grade_all(cfg, assignments: list[str] | None = None, students: list[str] | N
     subs = submissions(cfg, assignments, students)
     names = sorted({a for _, a, _ in subs})
     specs: dict[str, AssignmentSpec] = {}
+    from ...release import record
+
+    try:
+        record(cfg, names, log)                 # handed out by their first submissions
+    except Exception as e:
+        log(f"could not record {', '.join(names)} in the gradebook ({type(e).__name__}: {e})")
     for a in names:
         try:
             specs[a] = assignment_spec(cfg, a)
         except Exception as e:
-            log(f"skipping {a}: not in the gradebook ({type(e).__name__}: {e}); run generate_assignment "
-                "(python -m autograder release) first")
+            log(f"skipping {a}: not in the gradebook ({type(e).__name__}: {e}); hand it out first "
+                f"(python -m autograder release {a} --due DATE)")
     if scheduler:
         from .dask_pool import DaskPool
 
