@@ -427,7 +427,7 @@ def _no_leak(result: dict, ctx: Ctx) -> None:
     leaks = [line for line in text.splitlines() if line.startswith("LEAK:")]
     if result.get("isolation") == "process":
         # Without bubblewrap or Landlock only the audit hook stands in the way, and native code called
-        # through ctypes is beyond it (docs/grading.md, section 4): the grade is still sealed.
+        # through ctypes is beyond it (docs/grading_trust.md, section 2): the grade is still sealed.
         leaks = [line for line in leaks if not line.startswith("LEAK: ctypes")]
     assert not leaks, "\n".join(leaks)
 

@@ -1,6 +1,6 @@
 """Objects that live in another process: the link between the tester and the student's kernel.
 
-The sealed verdict (see ``docs/grading.md``) runs a test cell in the *tester*, a clean process that
+The sealed verdict (see ``docs/grading_trust.md``) runs a test cell in the *tester*, a clean process that
 never executes the student's code, while the names the student defines (``softmax``, ``Value``,
 ``LSTMCell`` ...) are bound to :class:`RemoteObject` proxies of the objects in the *student kernel*.
 Calling a proxy, reading an attribute or applying an operator sends a request over a
