@@ -3,7 +3,9 @@
 ``python -m autograder benchmark [NAME ...] [--out benchmarks/latest.md]`` executes each notebook in
 a fresh process (so that peak memory is per notebook), twice: normally and with
 ``NBGRADER_EXECUTION=autograde``. Notebooks report their headline numbers with ``dlnlp.report``;
-those of the normal run go into the table. The table starts with the machine it ran on.
+those of the normal run go into the table. The table starts with the machine it ran on. Each notebook
+runs alone, in the environment of a learner's JupyterLab (OpenMP's default wait policy; see
+``autograder.course.venv_env``): measure on an idle machine.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ def _run(path: Path, grading: bool) -> tuple[float, float, dict[str, float], str
         if grading:
             cmd.append("--grading")
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                              env=venv_env(DLNLP_METRICS_FILE=str(metrics_file)))
+                              env=venv_env(shared_cores=False, DLNLP_METRICS_FILE=str(metrics_file)))
         metrics = {}
         if metrics_file.exists():
             for line in metrics_file.read_text().splitlines():

@@ -21,7 +21,9 @@ def execute(path: Path, grading: bool = False, timeout: int = 600, save: bool = 
             extra_env: dict[str, str] | None = None) -> tuple[float, object]:
     """Run the notebook at ``path``; return (seconds, executed notebook). Raises on a cell error."""
     nb = nbformat.read(str(path), as_version=4)
-    env = venv_env(MPLBACKEND="module://matplotlib_inline.backend_inline", **(extra_env or {}))
+    # alone on the machine, as in a learner's JupyterLab (see venv_env)
+    env = venv_env(shared_cores=False, MPLBACKEND="module://matplotlib_inline.backend_inline",
+                   **(extra_env or {}))
     if grading:
         env["NBGRADER_EXECUTION"] = "autograde"
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",

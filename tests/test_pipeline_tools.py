@@ -77,3 +77,38 @@ def test_mutant_runner_tells_caught_from_missed():
     assert not rewrite.caught and rewrite.points_lost == 0
     assert broken.error and not broken.caught
     assert "fails" in syntax.error
+
+
+def test_notebooks_run_alone_keep_openmps_wait_policy(monkeypatch):
+    # a notebook executed alone (execute, benchmark) runs as in a learner's JupyterLab: OpenMP threads
+    # wait as they do by default; kernels that share the cores wait passively; a policy the user set wins
+    from autograder.course import venv_env
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert "OMP_WAIT_POLICY" not in venv_env(shared_cores=False)
+    assert venv_env()["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert venv_env()["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert venv_env(shared_cores=False)["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_execute_runs_a_notebook_as_a_learner_would(monkeypatch, tmp_path):
+    import nbformat
+
+    from autograder import execute as execute_mod
+
+    seen = {}
+
+    class Client:
+        def __init__(self, nb, **kwargs):
+            pass
+
+        def execute(self, env):
+            seen.update(env)
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setattr(execute_mod, "NotebookClient", Client)
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), str(path))
+    execute_mod.execute(path, save=False)
+    assert seen and "OMP_WAIT_POLICY" not in seen
