@@ -85,7 +85,7 @@ def run_mutants(name: str, mutants: list[Mutant], timeout: int = 120,
     nb = read(path)
     exs = exercises(nb)
     by_id = {nbmeta(nb.cells[e.solution_index])["grade_id"]: e for e in exs.values()}
-    client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+    client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3", shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(path.parent)}})
     results: list[MutantResult] = []
     baseline: list[str] = []

@@ -20,6 +20,30 @@ def test_grading_switch(monkeypatch):
     assert runtime.is_grading() and runtime.pick(10, 2) == 2
 
 
+@pytest.mark.parametrize("grading", [False, True])
+def test_figures_are_drawn_except_while_grading(grading, tmp_path):
+    """A learner's kernel shows each figure; a graded one (inline backend rendering is about 0.2 s a figure)
+    draws none, says nothing on stderr, and closes the figures after each cell."""
+    import nbformat
+
+    from autograder.execute import execute
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import matplotlib, matplotlib.pyplot as plt\nimport dlnlp\n"
+                                          "plt.plot([1, 2, 3])\nplt.show()\nfig = plt.figure()"),
+                nbformat.v4.new_code_cell("print(matplotlib.get_backend(), len(plt.get_fignums()))")]
+    path = tmp_path / "figures.ipynb"
+    nbformat.write(nb, str(path))
+    _, done = execute(path, grading=grading, save=False)
+    outputs = [o for c in done.cells for o in c.outputs]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert not [o for o in outputs if o.get("name") == "stderr"]
+    if grading:
+        assert not images and outputs[-1]["text"].split() == ["agg", "0"]
+    else:
+        assert len(images) == 1 and "inline" in outputs[-1]["text"]
+
+
 def test_device_choice(monkeypatch):
     monkeypatch.setenv("DLNLP_DEVICE", "cpu")
     assert runtime.get_device().type == "cpu"

@@ -112,3 +112,23 @@ def test_execute_runs_a_notebook_as_a_learner_would(monkeypatch, tmp_path):
     nbformat.write(nbformat.v4.new_notebook(), str(path))
     execute_mod.execute(path, save=False)
     assert seen and "OMP_WAIT_POLICY" not in seen
+
+
+def test_kernels_are_not_waited_for_after_the_last_cell(tmp_path):
+    """execute (and so benchmark) kills the kernel once the last cell has answered: a kernel that will not
+    exit on its own (here it ignores SIGTERM and sleeps at exit) costs no time; a graceful shutdown would
+    wait 2.5 s, send SIGTERM, wait 2.5 s more and kill it. nbgrader runs with the same setting."""
+    import nbformat
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.execute import execute
+
+    code = "import atexit, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\natexit.register(time.sleep, 60)"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code)]
+    path = tmp_path / "stubborn.ipynb"
+    nbformat.write(nb, str(path))
+    seconds, _ = execute(path, grading=True, save=False)
+    assert seconds < 4.0, f"{seconds:.1f} s: the kernel was waited for"
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(Path(pipeline.__file__).parent)).load_config()
+    assert config.Execute.shutdown_kernel == "immediate"
