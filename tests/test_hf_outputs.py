@@ -135,6 +135,29 @@ def test_strict_mode_raises_without_a_record(monkeypatch):
         model(**kwargs)
 
 
+def test_record_mode_adds_calls_on_the_weights_as_made(monkeypatch, tmp_path):
+    """DLNLP_HF=record answers with transformers and writes the call; a call after the weights changed in place
+    is answered but not written (its record could not be checked against the weights' origin)."""
+    monkeypatch.setattr(hf, "RECORDS", tmp_path / "outputs.pt")
+    monkeypatch.setenv("DLNLP_HF", "record")
+    cfg = rg.GPTConfig(vocab_size=13, n_positions=8, n_embd=8, n_layer=1, n_head=2)
+    model = rg.hf_gpt2(cfg, seed=7)
+    idx = torch.tensor([[1, 5, 2, 12]])
+    with torch.no_grad():
+        logits = model(input_ids=idx, labels=idx).logits
+        records = hf.load_records()
+        assert len(records) == 1
+        (key, r), = records.items()
+        assert r["origin"] == {"seed": 7, "std": 0.2} and set(r["output"]) == {"logits", "loss"}
+        torch.testing.assert_close(r["output"]["logits"], logits, atol=0, rtol=0)
+        model.state_dict()["transformer.ln_f.bias"].add_(1.0)
+        model(input_ids=idx)
+    assert list(hf.load_records()) == [key]
+    monkeypatch.setattr(hf, "_records", hf.load_records())
+    monkeypatch.setenv("DLNLP_HF", "strict")
+    torch.testing.assert_close(rg.hf_gpt2(cfg, seed=7)(input_ids=idx, labels=idx).logits, logits, atol=0, rtol=0)
+
+
 def test_unknown_mode_is_refused(monkeypatch):
     monkeypatch.setenv("DLNLP_HF", "cached")
     with pytest.raises(ValueError, match="DLNLP_HF='cached'"):

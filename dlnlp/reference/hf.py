@@ -174,8 +174,10 @@ def record_key(family: str, kind: str, config: dict, path: str, weights: dict, k
     return h.hexdigest()
 
 
-def load_records(path: Path = RECORDS) -> dict:
-    """The recorded calls: key -> ``{"family", "kind", "config", "origin", "path", "kwargs", "output"}``."""
+def load_records(path: Path | None = None) -> dict:
+    """The recorded calls (of ``path``, by default :data:`RECORDS`): key -> ``{"family", "kind", "config",
+    "origin", "path", "kwargs", "output"}``."""
+    path = path or RECORDS
     return torch.load(path, weights_only=True) if path.is_file() else {}
 
 
@@ -226,8 +228,10 @@ class HFModel:
                  path: str = "", shared: dict | None = None):
         self._family, self._kind, self._config, self._weights = family, kind, config, weights
         self._origin, self._path = origin, path
-        self._shared = shared if shared is not None else {"live": None, "digest": record_key(
-            family, kind, config, "", weights, {})}
+        if shared is None:                                 # the weights as made, to record only calls on those
+            digest = record_key(family, kind, config, "", weights, {}) if hf_mode() == "record" else None
+            shared = {"live": None, "digest": digest}
+        self._shared = shared
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return dict(self._weights)
@@ -249,7 +253,7 @@ class HFModel:
         if self._shared["live"] is None:
             self._shared["live"] = build_live(self._family, self._kind, self._config, self._weights)
         live = self._shared["live"]
-        live.load_state_dict(self._weights)               # weights changed in place since are used as they are now
+        live.load_state_dict(self._weights)               # the weights as they are now (changed in place or not)
         target = live
         for name in filter(None, self._path.split(".")):
             target = getattr(target, name)
@@ -269,8 +273,8 @@ class HFModel:
             raise LookupError(f"no recorded transformers output for this call of {self!r} "
                               f"(arguments {sorted(kwargs)}); see dlnlp/reference/hf.py to record it")
         out = self._live_call(kwargs)
-        unchanged = record_key(self._family, self._kind, self._config, "", self._weights, {}) == self._shared["digest"]
-        if mode == "record" and unchanged:
+        if mode == "record" and record_key(self._family, self._kind, self._config, "", self._weights,
+                                           {}) == self._shared["digest"]:
             _add_record(key, {"family": self._family, "kind": self._kind, "config": self._config,
                               "origin": self._origin, "path": self._path,
                               "kwargs": {k: v.detach().cpu().clone() if isinstance(v, torch.Tensor) else v
