@@ -40,7 +40,8 @@ def test_records_exist_for_both_notebooks():
 
 @pytest.mark.parametrize("key", sorted(RECORDS))
 def test_record_is_what_transformers_gives(key):
-    """Rebuilt from its origin, the model has the recorded weights (same key) and gives the recorded outputs."""
+    """Rebuilt from its origin, the model has the recorded weights (same key) and gives the recorded outputs, to
+    a fifth of the parity tests' tolerance (1e-5): another CPU may round a little differently."""
     r = RECORDS[key]
     weights = _weights(r)
     assert hf.record_key(r["family"], r["kind"], r["config"], r["path"], weights, r["kwargs"]) == key
@@ -52,7 +53,7 @@ def test_record_is_what_transformers_gives(key):
     got = {"": out} if isinstance(out, torch.Tensor) else {k: v for k, v in out.items() if isinstance(v, torch.Tensor)}
     assert set(got) == set(r["output"])
     for name, expected in r["output"].items():
-        torch.testing.assert_close(got[name], expected, atol=1e-6, rtol=1e-5, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(got[name], expected, atol=2e-6, rtol=1e-5, msg=lambda m: f"{name}: {m}")
 
 
 @pytest.mark.parametrize("family,kind,extra", [("bert", "base", {}), ("bert", "mlm", {}),
