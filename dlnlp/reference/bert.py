@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 __all__ = ["BertConfig", "make_pair", "BertEmbeddings", "BertLayer", "MiniBert", "mask_tokens",
            "BertMLMHead", "mlm_loss", "BertForPretraining", "nsp_pairs", "BertClassifier", "init_bert_weights",
-           "hf_bert_config", "hf_bert", "hf_minilm", "bert_key_map", "load_bert_weights", "load_hf_bert",
+           "hf_bert", "hf_minilm", "bert_key_map", "load_bert_weights", "load_hf_bert",
            "IGNORE_INDEX"]
 
 IGNORE_INDEX = -100  # label of positions that do not count in the MLM loss (PyTorch's default)
@@ -273,15 +273,6 @@ def init_bert_weights(model: nn.Module, std: float = 0.02) -> nn.Module:
 
 
 # ---------------------------------------------------------------- Hugging Face interoperability
-
-def hf_bert_config(cfg: BertConfig, **overrides):
-    """The ``transformers.BertConfig`` with the same sizes (eager attention, so results compare exactly)."""
-    from transformers import BertConfig as HFBertConfig
-
-    kw = asdict(cfg)
-    kw.update(overrides)
-    return HFBertConfig(**kw, attn_implementation="eager")
-
 
 def hf_bert(cfg: BertConfig, kind: str = "base", seed: int = 0, initializer_range: float = 0.2, **overrides):
     """A Hugging Face model with random weights (no download), in eval mode: ``kind`` is ``"base"``

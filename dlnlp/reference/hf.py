@@ -136,7 +136,7 @@ def build_live(family: str, kind: str, config: dict, weights: dict[str, torch.Te
         from ..data.pretrained import minilm_folder
 
         hcfg = tf.BertConfig.from_pretrained(minilm_folder(), attn_implementation="eager")
-    elif family == "bert":
+    elif family == "bert":                               # our BertConfig's fields are transformers' names
         hcfg = tf.BertConfig(**config, attn_implementation="eager")
     else:
         hcfg = tf.GPT2Config(**config, attn_implementation="eager")
